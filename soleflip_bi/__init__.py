@@ -1,0 +1,1 @@
+"""soleflip-bi: the Dagster code location behind SoleFlip's analytics views."""

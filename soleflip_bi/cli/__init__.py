@@ -1,0 +1,1 @@
+"""The ``soleflip-bi`` command line: one module per command group."""

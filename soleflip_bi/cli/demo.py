@@ -1,0 +1,50 @@
+"""``soleflip-bi demo``: everything `make demo` promises, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from soleflip_bi import settings
+from soleflip_bi.cli.db import run_load_demo
+from soleflip_bi.instance import prepare_dagster_environment
+from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser(
+        "demo", help="embedded database + demo data + views + Dagster UI (webserver and daemon)"
+    )
+    demo.add_argument("--orders", type=int, default=DEFAULT_ORDERS)
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    demo.add_argument("--port", type=int, default=3000)
+    demo.add_argument("--no-ui", action="store_true", help="prepare everything, start no UI")
+    demo.set_defaults(run=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    env = prepare_dagster_environment()
+    load = argparse.Namespace(orders=args.orders, seed=args.seed, force=False, if_empty=True)
+    run_load_demo(load)
+    _build_views()
+    if args.no_ui:
+        return 0
+    print(f"Dagster UI: http://localhost:{args.port}  (Ctrl-C stops webserver and daemon)")
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    os.chdir(settings.PROJECT_ROOT)
+    os.execve(
+        dagster,
+        [dagster, "dev", "-w", "workspace.yaml", "-p", str(args.port)],
+        {**os.environ, **env},
+    )
+    return 0  # not reached
+
+
+def _build_views() -> None:
+    """Create or refresh every view through Dagster (a recorded run), if views exist yet."""
+    try:
+        from soleflip_bi.cli.views import refresh_everything
+    except ImportError:
+        return
+    refresh_everything()

@@ -1,0 +1,53 @@
+"""Entry point of the ``soleflip-bi`` console script.
+
+Errors a user can cause are turned into one sentence and exit status 2; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import psycopg
+
+from soleflip_bi.cli import db, demo
+from soleflip_bi.database.connection import DatabaseUrlError
+from soleflip_bi.database.embedded import EmbeddedServerError
+from soleflip_bi.sources.demo import DemoLoadRefused
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseUrlError,
+    DemoLoadRefused,
+    EmbeddedServerError,
+    psycopg.OperationalError,
+    ValueError,
+    LookupError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soleflip-bi", description="SoleFlip analytics views, run by Dagster."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in _command_groups():
+        group.register(commands)
+    return parser
+
+
+def _command_groups() -> list:
+    return [db, demo]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"soleflip-bi: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

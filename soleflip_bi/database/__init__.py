@@ -1,0 +1,1 @@
+"""Connecting to PostgreSQL: the embedded server, URLs and the Dagster resource."""

@@ -1,0 +1,1 @@
+"""The operational tables the views read: their schema, their catalogue, demo data."""
