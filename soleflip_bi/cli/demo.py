@@ -8,6 +8,7 @@ import sys
 
 from soleflip_bi import settings
 from soleflip_bi.cli.db import run_load_demo
+from soleflip_bi.cli.views import refresh_everything
 from soleflip_bi.instance import prepare_dagster_environment
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED
 
@@ -27,7 +28,7 @@ def run_demo(args: argparse.Namespace) -> int:
     env = prepare_dagster_environment()
     load = argparse.Namespace(orders=args.orders, seed=args.seed, force=False, if_empty=True)
     run_load_demo(load)
-    _build_views()
+    refresh_everything()
     if args.no_ui:
         return 0
     print(f"Dagster UI: http://localhost:{args.port}  (Ctrl-C stops webserver and daemon)")
@@ -39,12 +40,3 @@ def run_demo(args: argparse.Namespace) -> int:
         {**os.environ, **env},
     )
     return 0  # not reached
-
-
-def _build_views() -> None:
-    """Create or refresh every view through Dagster (a recorded run), if views exist yet."""
-    try:
-        from soleflip_bi.cli.views import refresh_everything
-    except ImportError:
-        return
-    refresh_everything()

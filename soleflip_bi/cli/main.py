@@ -11,14 +11,16 @@ import sys
 
 import psycopg
 
-from soleflip_bi.cli import db, demo
+from soleflip_bi.cli import db, demo, views
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.sources.demo import DemoLoadRefused
+from soleflip_bi.views.runs import RefreshFailed
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,
     DemoLoadRefused,
+    RefreshFailed,
     EmbeddedServerError,
     psycopg.OperationalError,
     ValueError,
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_groups() -> list:
-    return [db, demo]
+    return [db, demo, views]
 
 
 def main(argv: list[str] | None = None) -> int:

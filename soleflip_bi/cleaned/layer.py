@@ -1,0 +1,84 @@
+"""Apply the cleaned layer: reference data and the plain views every gold view reads."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+import psycopg
+
+from soleflip_bi import settings
+
+CLEANED_VIEWS = ("order_facts", "stock_facts", "source_quality_issues")
+
+
+def cleaned_sql_files() -> list[tuple[str, str]]:
+    folder = resources.files("soleflip_bi.cleaned").joinpath("sql")
+    files = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    return [(name, folder.joinpath(name).read_text()) for name in files]
+
+
+def cleaned_layer_hash() -> str:
+    digest = hashlib.sha256()
+    for name, text in cleaned_sql_files():
+        digest.update(name.encode() + text.encode())
+    return digest.hexdigest()[:16]
+
+
+def apply_cleaned_layer(conn: psycopg.Connection) -> None:
+    """Create or replace the cleaned layer in one transaction (idempotent)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtextextended('soleflip_bi:cleaned', 0))")
+        for _name, text in cleaned_sql_files():
+            conn.execute(text)
+        conn.execute(
+            "insert into analytics.reporting_setting (name, value) values "
+            "('timezone', %s), ('cleaned_layer_hash', %s) "
+            "on conflict (name) do update set value = excluded.value",
+            (settings.shop_timezone(), cleaned_layer_hash()),
+        )
+
+
+def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:
+    """Apply the cleaned layer if it is missing or older than the code; return if applied.
+
+    Every view refresh calls this, so a view can be refreshed on a fresh database and a
+    changed time zone setting takes effect without a separate step.
+    """
+    stored = _stored_settings(conn)
+    conn.commit()
+    if (
+        stored.get("cleaned_layer_hash") == cleaned_layer_hash()
+        and stored.get("timezone") == settings.shop_timezone()
+    ):
+        return False
+    apply_cleaned_layer(conn)
+    return True
+
+
+def _stored_settings(conn: psycopg.Connection) -> dict[str, str]:
+    exists = conn.execute("select to_regclass('analytics.reporting_setting') is not null")
+    if not exists.fetchone()[0]:
+        return {}
+    rows = conn.execute("select name, value from analytics.reporting_setting").fetchall()
+    return dict(rows)
+
+
+def quality_issue_samples(conn: psycopg.Connection, per_reason: int = 5) -> dict[str, list[str]]:
+    """A few ids per (table, reason), so someone can go and look at the rows."""
+    rows = conn.execute(
+        """
+        select source_table || ' ' || reason, (array_agg(row_id::text order by row_id))[1:%s]
+        from analytics.source_quality_issues group by source_table, reason order by 1
+        """,
+        (per_reason,),
+    ).fetchall()
+    return {key: list(ids) for key, ids in rows}
+
+
+def quality_issue_counts(conn: psycopg.Connection) -> dict[tuple[str, str], int]:
+    rows = conn.execute(
+        "select source_table, reason, count(*) from analytics.source_quality_issues "
+        "group by 1, 2 order by 1, 2"
+    ).fetchall()
+    return {(table, reason): int(count) for table, reason, count in rows}

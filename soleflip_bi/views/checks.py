@@ -1,0 +1,161 @@
+"""Asset checks of a view, evaluated right after each refresh on the same connection.
+
+grain_unique        the grain columns are unique and never NULL (Unknown members, not NULLs)
+non_empty           the view has rows whenever the cleaned layer it reads has rows
+values_sane         no negative counts; shares within 0..100 and summing to 100
+revenue_reconciles  total revenue equals the cleaned layer's (exactly: numeric sums)
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+from soleflip_bi.views.materialize import qualified
+from soleflip_bi.views.registry import CleanedView, ViewSpec
+
+# Column names that are counts wherever they appear: never negative.
+COUNT_SUFFIXES = (
+    "_orders",
+    "_sold",
+    "_months",
+    "_count",
+    "_purchases",
+    "_purchased",
+    "_served",
+    "_variety",
+    "_received",
+    "_units",
+    "_in_stock",
+    "times_sold",
+    "unique_products",
+    "unique_brands",
+)
+
+
+def check_specs_for(spec: ViewSpec, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    names = ["grain_unique", "non_empty", "values_sane"]
+    if spec.revenue_column:
+        names.append("revenue_reconciles")
+    return [dg.AssetCheckSpec(name, asset=asset_key, description=_describe(name)) for name in names]
+
+
+def run_checks(
+    conn: psycopg.Connection, spec: ViewSpec, asset_key: dg.AssetKey, columns: list[str]
+) -> list[dg.AssetCheckResult]:
+    results = [
+        _grain_unique(conn, spec),
+        _non_empty(conn, spec),
+        _values_sane(conn, spec, columns),
+    ]
+    if spec.revenue_column:
+        results.append(_revenue_reconciles(conn, spec))
+    return [
+        dg.AssetCheckResult(check_name=name, asset_key=asset_key, passed=passed, metadata=meta)
+        for name, passed, meta in results
+    ]
+
+
+def _describe(name: str) -> str:
+    for line in (__doc__ or "").splitlines():
+        if line.startswith(name + " "):
+            return line.removeprefix(name).strip()
+    return name
+
+
+def _grain_unique(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, bool, dict]:
+    grain = sql.SQL(", ").join(sql.Identifier(c) for c in spec.grain)
+    any_null = sql.SQL(" or ").join(
+        sql.SQL("{} is null").format(sql.Identifier(c)) for c in spec.grain
+    )
+    duplicates, nulls = conn.execute(
+        sql.SQL(
+            "select (select count(*) from (select 1 from {v} group by {g} having count(*) > 1) d),"
+            " (select count(*) from {v} where {n})"
+        ).format(v=qualified(spec.name), g=grain, n=any_null)
+    ).fetchone()
+    return (
+        "grain_unique",
+        duplicates == 0 and nulls == 0,
+        {
+            "grain": ", ".join(spec.grain),
+            "duplicate_keys": int(duplicates),
+            "null_keys": int(nulls),
+        },
+    )
+
+
+def _non_empty(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, bool, dict]:
+    # The view is fed by order_facts when it reads it, else by stock_facts.
+    source = (
+        CleanedView.ORDER_FACTS
+        if CleanedView.ORDER_FACTS in spec.reads
+        else CleanedView.STOCK_FACTS
+    )
+    view_rows, source_rows = conn.execute(
+        sql.SQL("select (select count(*) from {}), (select count(*) from {})").format(
+            qualified(spec.name), qualified(source.value)
+        )
+    ).fetchone()
+    return (
+        "non_empty",
+        view_rows > 0 or source_rows == 0,
+        {
+            "rows": int(view_rows),
+            f"{source.value}_rows": int(source_rows),
+        },
+    )
+
+
+def _values_sane(
+    conn: psycopg.Connection, spec: ViewSpec, columns: list[str]
+) -> tuple[str, bool, dict]:
+    counts = [c for c in columns if c.endswith(COUNT_SUFFIXES) or c in COUNT_SUFFIXES]
+    negatives = {}
+    for column in counts:
+        row = conn.execute(
+            sql.SQL("select count(*) from {} where {} < 0").format(
+                qualified(spec.name), sql.Identifier(column)
+            )
+        ).fetchone()
+        if row[0]:
+            negatives[column] = int(row[0])
+    share_problems = {}
+    for column in spec.share_columns:
+        out_of_range, total, rows = conn.execute(
+            sql.SQL(
+                "select count(*) filter (where {c} < 0 or {c} > 100), sum({c}), count(*) from {v}"
+            ).format(c=sql.Identifier(column), v=qualified(spec.name))
+        ).fetchone()
+        if out_of_range or (rows and abs((total or 0) - 100) > Decimal("0.1")):
+            share_problems[column] = {"out_of_range": int(out_of_range), "sum": float(total or 0)}
+    return (
+        "values_sane",
+        not negatives and not share_problems,
+        {
+            "count_columns_checked": len(counts),
+            "negative_counts": dg.MetadataValue.json(negatives),
+            "share_problems": dg.MetadataValue.json(share_problems),
+        },
+    )
+
+
+def _revenue_reconciles(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, bool, dict]:
+    view_total, facts_total = conn.execute(
+        sql.SQL(
+            "select (select coalesce(sum({c}), 0) from {v}),"
+            " (select coalesce(sum(revenue), 0) from analytics.order_facts)"
+        ).format(c=sql.Identifier(spec.revenue_column), v=qualified(spec.name))
+    ).fetchone()
+    return (
+        "revenue_reconciles",
+        view_total == facts_total,
+        {
+            "view_revenue": float(view_total),
+            "order_facts_revenue": float(facts_total),
+            "difference": float(view_total - facts_total),
+        },
+    )

@@ -1,0 +1,270 @@
+"""Create, refresh or redefine one materialized view, without readers ever noticing.
+
+* missing                    -> create it with its indexes;
+* definition hash changed    -> build the new one under a temporary name and swap it in
+                                inside one transaction (grants are carried over);
+* populated, unique index    -> ``REFRESH ... CONCURRENTLY`` (readers keep reading);
+* otherwise                  -> plain ``REFRESH``.
+
+Every path runs in one transaction behind a per-view advisory lock, so two refreshes of a
+view never overlap and a failure (timeout, killed backend, bad SQL) rolls back to the
+previous, still readable contents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+
+from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
+
+COMMENT_PREFIX = "soleflip_bi definition "
+BUILD_SUFFIX = "__build"
+
+
+class RefreshMode(StrEnum):
+    CREATE = "create"
+    REBUILD = "rebuild"
+    CONCURRENT = "concurrent"
+    PLAIN = "plain"
+
+
+@dataclass(frozen=True)
+class ViewState:
+    exists: bool
+    populated: bool = False
+    definition_hash: str | None = None
+    indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    view: str
+    mode: RefreshMode
+    seconds: float
+    row_count: int
+    size_bytes: int
+    definition_hash: str
+    indexes: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...] = field(default=())
+    inspection: object = None
+
+
+def qualified(name: str) -> sql.Identifier:
+    return sql.Identifier(ANALYTICS_SCHEMA, name)
+
+
+def ensure_bookkeeping(conn: psycopg.Connection) -> None:
+    conn.execute(resources.files("soleflip_bi.views").joinpath("bookkeeping.sql").read_text())
+
+
+def read_state(conn: psycopg.Connection, name: str) -> ViewState:
+    row = conn.execute(
+        """
+        select m.ispopulated, obj_description(c.oid, 'pg_class'),
+               array(select i.relname from pg_index x join pg_class i on i.oid = x.indexrelid
+                     where x.indrelid = c.oid order by i.relname)
+        from pg_matviews m
+        join pg_class c on c.relname = m.matviewname
+        join pg_namespace n on n.oid = c.relnamespace and n.nspname = m.schemaname
+        where m.schemaname = %s and m.matviewname = %s
+        """,
+        (ANALYTICS_SCHEMA, name),
+    ).fetchone()
+    if row is None:
+        return ViewState(exists=False)
+    populated, comment, indexes = row
+    stored_hash = comment.removeprefix(COMMENT_PREFIX) if comment else None
+    return ViewState(True, bool(populated), stored_hash, tuple(indexes))
+
+
+def choose_mode(spec: ViewSpec, state: ViewState) -> RefreshMode:
+    if not state.exists:
+        return RefreshMode.CREATE
+    expected_indexes = {index.name for index in spec.indexes}
+    if state.definition_hash != spec.definition_hash or not expected_indexes <= set(state.indexes):
+        return RefreshMode.REBUILD
+    return RefreshMode.CONCURRENT if state.populated else RefreshMode.PLAIN
+
+
+def materialize_view(
+    conn: psycopg.Connection,
+    spec: ViewSpec,
+    inspect: Callable[[psycopg.Connection], object] | None = None,
+) -> RefreshResult:
+    """Bring ``spec`` up to date in the database; see the module docstring.
+
+    The transaction is REPEATABLE READ, so the refresh and ``inspect`` (the asset checks)
+    see one snapshot: a check compares the view with exactly the data it was built from,
+    however many orders arrive meanwhile.
+    """
+    ensure_bookkeeping(conn)
+    conn.commit()
+    started = time.perf_counter()
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    inspection = None
+    with conn.transaction():
+        conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"soleflip_bi:{spec.name}",)
+        )
+        conn.execute("select set_config('soleflip_bi.started_at', now()::text, true)")
+        mode = choose_mode(spec, read_state(conn, spec.name))
+        if mode is RefreshMode.CREATE:
+            _build(conn, spec, spec.name)
+        elif mode is RefreshMode.REBUILD:
+            _swap(conn, spec)
+        elif mode is RefreshMode.CONCURRENT:
+            conn.execute(
+                sql.SQL("refresh materialized view concurrently {}").format(qualified(spec.name))
+            )
+        else:
+            conn.execute(sql.SQL("refresh materialized view {}").format(qualified(spec.name)))
+        row_count = _row_count(conn, spec.name)
+        conn.execute(
+            """
+            insert into soleflip_bi.refresh_log
+                (view_name, mode, definition_hash, started_at, finished_at, row_count)
+            values (%s, %s, %s, current_setting('soleflip_bi.started_at')::timestamptz,
+                    clock_timestamp(), %s)
+            """,
+            (spec.name, mode.value, spec.definition_hash, row_count),
+        )
+        if inspect is not None:
+            inspection = inspect(conn)
+    return RefreshResult(
+        view=spec.name,
+        mode=mode,
+        seconds=time.perf_counter() - started,
+        row_count=row_count,
+        size_bytes=_size_bytes(conn, spec.name),
+        definition_hash=spec.definition_hash,
+        indexes=read_state(conn, spec.name).indexes,
+        columns=view_columns(conn, spec.name),
+        inspection=inspection,
+    )
+
+
+def drop_view(conn: psycopg.Connection, spec: ViewSpec) -> bool:
+    """Drop a registered view; return whether it existed."""
+    with conn.transaction():
+        existed = read_state(conn, spec.name).exists
+        conn.execute(sql.SQL("drop materialized view if exists {}").format(qualified(spec.name)))
+    return existed
+
+
+def view_columns(conn: psycopg.Connection, name: str) -> tuple[tuple[str, str], ...]:
+    rows = conn.execute(
+        """
+        select a.attname, format_type(a.atttypid, a.atttypmod)
+        from pg_attribute a
+        where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+        order by a.attnum
+        """,
+        (f"{ANALYTICS_SCHEMA}.{name}",),
+    ).fetchall()
+    return tuple((column, data_type) for column, data_type in rows)
+
+
+# -- internals ---------------------------------------------------------------------
+
+
+def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
+    """Create ``relation`` from the view's SQL, populated, with every index and the marker."""
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ANALYTICS_SCHEMA)))
+    conn.execute(
+        sql.SQL("create materialized view {} as {} with data").format(
+            qualified(relation),
+            sql.SQL(spec.sql.strip().rstrip(";")),  # trusted project file
+        )
+    )
+    for index in spec.indexes:
+        conn.execute(_index_ddl(index, relation, _index_name(index, relation, spec.name)))
+    conn.execute(
+        sql.SQL("comment on materialized view {} is {}").format(
+            qualified(relation), sql.Literal(COMMENT_PREFIX + spec.definition_hash)
+        )
+    )
+
+
+def _swap(conn: psycopg.Connection, spec: ViewSpec) -> None:
+    """Build the new definition beside the old one, then swap names in this transaction.
+
+    Readers keep reading the old view while the new one builds; the exclusive lock is
+    taken only for the renames at the end, and readers waiting on it continue with the
+    new view once we commit.
+    """
+    build = spec.name + BUILD_SUFFIX
+    conn.execute(sql.SQL("drop materialized view if exists {}").format(qualified(build)))
+    _build(conn, spec, build)
+    grants = _grants(conn, spec.name)
+    conn.execute(sql.SQL("drop materialized view {}").format(qualified(spec.name)))
+    conn.execute(
+        sql.SQL("alter materialized view {} rename to {}").format(
+            qualified(build), sql.Identifier(spec.name)
+        )
+    )
+    for index in spec.indexes:
+        conn.execute(
+            sql.SQL("alter index {} rename to {}").format(
+                sql.Identifier(ANALYTICS_SCHEMA, _index_name(index, build, spec.name)),
+                sql.Identifier(index.name),
+            )
+        )
+    for grant in grants:
+        conn.execute(grant)
+
+
+def _index_name(index: Index, relation: str, view_name: str) -> str:
+    return index.name if relation == view_name else f"{index.name}{BUILD_SUFFIX}"
+
+
+def _index_ddl(index: Index, relation: str, index_name: str) -> sql.Composed:
+    order = sql.SQL(" desc") if index.descending else sql.SQL("")
+    columns = sql.SQL(", ").join(sql.Identifier(c) + order for c in index.columns)
+    unique = sql.SQL("unique ") if index.unique else sql.SQL("")
+    return sql.SQL("create {}index {} on {} ({})").format(
+        unique, sql.Identifier(index_name), qualified(relation), columns
+    )
+
+
+def _grants(conn: psycopg.Connection, name: str) -> list[sql.Composed]:
+    """The GRANT statements that recreate the privileges others hold on the view."""
+    rows = conn.execute(
+        """
+        select case when a.grantee = 0 then 'public' else pg_get_userbyid(a.grantee) end,
+               a.privilege_type
+        from pg_class c
+        cross join lateral aclexplode(c.relacl) a
+        where c.oid = to_regclass(%s) and a.grantee <> c.relowner
+        """,
+        (f"{ANALYTICS_SCHEMA}.{name}",),
+    ).fetchall()
+    statements = []
+    for grantee, privilege in rows:
+        target = sql.SQL("public") if grantee == "public" else sql.Identifier(grantee)
+        statements.append(
+            sql.SQL("grant {} on {} to {}").format(
+                sql.SQL(privilege),
+                qualified(name),
+                target,  # privilege from pg catalog
+            )
+        )
+    return statements
+
+
+def _row_count(conn: psycopg.Connection, name: str) -> int:
+    row = conn.execute(sql.SQL("select count(*) from {}").format(qualified(name))).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _size_bytes(conn: psycopg.Connection, name: str) -> int:
+    row = conn.execute(
+        "select pg_total_relation_size(to_regclass(%s))", (f"{ANALYTICS_SCHEMA}.{name}",)
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

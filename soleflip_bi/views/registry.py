@@ -1,0 +1,236 @@
+"""The one description of every view; assets, checks, jobs, sensors and dashboards read it.
+
+Adding a view is one SQL file in ``views/sql/`` plus one ``ViewSpec`` below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+
+ANALYTICS_SCHEMA = "analytics"
+
+
+class Tier(StrEnum):
+    """How often a view is refreshed on schedule (schedules: ``automation/schedules.py``)."""
+
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class Source(StrEnum):
+    """A change stream a sensor watches; a view lists the ones that should refresh it."""
+
+    ORDERS = "orders"
+    INVENTORY = "inventory"
+
+
+class CleanedView(StrEnum):
+    """The cleaned-layer views a gold view reads (for lineage)."""
+
+    ORDER_FACTS = "order_facts"
+    STOCK_FACTS = "stock_facts"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    descending: bool = False
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    name: str
+    description: str
+    grain: tuple[str, ...]
+    tier: Tier
+    refreshed_on: frozenset[Source]
+    reads: frozenset[CleanedView]
+    indexes: tuple[Index, ...]
+    revenue_column: str | None = "total_revenue"
+    # Columns holding percentages of a whole: each within 0..100, together summing to 100.
+    share_columns: tuple[str, ...] = ()
+
+    @property
+    def sql(self) -> str:
+        return resources.files("soleflip_bi.views").joinpath("sql", f"{self.name}.sql").read_text()
+
+    @property
+    def unique_index(self) -> Index:
+        return next(index for index in self.indexes if index.unique)
+
+    @property
+    def definition_hash(self) -> str:
+        """Hash of the SQL and the indexes: the asset's code version and the stored marker."""
+        digest = hashlib.sha256(self.sql.encode())
+        for index in self.indexes:
+            digest.update(
+                repr((index.name, index.columns, index.descending, index.unique)).encode()
+            )
+        return digest.hexdigest()[:16]
+
+
+def _grain_index(name: str, grain: tuple[str, ...]) -> Index:
+    return Index(name, grain, unique=True)
+
+
+ORDERS, INVENTORY = Source.ORDERS, Source.INVENTORY
+ORDER_FACTS, STOCK_FACTS = CleanedView.ORDER_FACTS, CleanedView.STOCK_FACTS
+
+VIEWS: tuple[ViewSpec, ...] = (
+    ViewSpec(
+        name="metabase_executive_metrics",
+        description="Executive KPIs per sale date and platform.",
+        grain=("sale_date", "platform_id"),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({ORDERS}),
+        reads=frozenset({ORDER_FACTS}),
+        indexes=(
+            _grain_index("idx_exec_metrics_grain", ("sale_date", "platform_id")),
+            Index("idx_exec_metrics_date", ("sale_date",), descending=True),
+            Index("idx_exec_metrics_month", ("sale_month",), descending=True),
+            Index("idx_exec_metrics_platform", ("platform_slug",)),
+        ),
+    ),
+    ViewSpec(
+        name="metabase_platform_performance",
+        description="Marketplace comparison: volume, fees, shipping, profit, payouts, reach.",
+        grain=("platform_id",),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({ORDERS}),
+        reads=frozenset({ORDER_FACTS}),
+        indexes=(
+            _grain_index("idx_platform_perf_id", ("platform_id",)),
+            Index("idx_platform_perf_revenue", ("total_revenue",), descending=True),
+            Index("idx_platform_perf_orders", ("total_orders",), descending=True),
+        ),
+    ),
+    ViewSpec(
+        name="metabase_inventory_status",
+        description="One row per stock item: status, aging, stock category and value.",
+        grain=("inventory_id",),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({INVENTORY}),
+        reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
+        indexes=(
+            _grain_index("idx_inv_status_id", ("inventory_id",)),
+            Index("idx_inv_status_product", ("product_id",)),
+            Index("idx_inv_status_brand", ("brand_name",)),
+            Index("idx_inv_status_category", ("stock_category",)),
+            Index("idx_inv_status_aging", ("days_in_stock",), descending=True),
+        ),
+        revenue_column=None,  # revenue per stock item: orders without one are not here
+    ),
+    ViewSpec(
+        name="metabase_product_performance",
+        description="Products with at least one sale: volume, prices, profit, suppliers.",
+        grain=("product_id",),
+        tier=Tier.DAILY,
+        refreshed_on=frozenset({ORDERS, INVENTORY}),
+        reads=frozenset({ORDER_FACTS}),
+        indexes=(
+            _grain_index("idx_prod_perf_product", ("product_id",)),
+            Index("idx_prod_perf_brand", ("brand_id",)),
+            Index("idx_prod_perf_revenue", ("total_revenue",), descending=True),
+            Index("idx_prod_perf_units", ("units_sold",), descending=True),
+        ),
+    ),
+    ViewSpec(
+        name="metabase_brand_analytics",
+        description="Brands with at least one sale: share, positioning and volume tier.",
+        grain=("brand_id",),
+        tier=Tier.DAILY,
+        refreshed_on=frozenset(),
+        reads=frozenset({ORDER_FACTS}),
+        indexes=(
+            _grain_index("idx_brand_analytics_id", ("brand_id",)),
+            Index("idx_brand_analytics_revenue", ("total_revenue",), descending=True),
+            Index("idx_brand_analytics_share", ("market_share_pct",), descending=True),
+        ),
+        share_columns=("market_share_pct", "sales_share_pct"),
+    ),
+    ViewSpec(
+        name="metabase_customer_geography",
+        description="Sales per buyer country and city.",
+        grain=("country", "city"),
+        tier=Tier.DAILY,
+        refreshed_on=frozenset(),
+        reads=frozenset({ORDER_FACTS}),
+        indexes=(
+            _grain_index("idx_cust_geo_grain", ("country", "city")),
+            Index("idx_cust_geo_country", ("country",)),
+            Index("idx_cust_geo_city", ("city",)),
+            Index("idx_cust_geo_revenue", ("total_revenue",), descending=True),
+        ),
+    ),
+    ViewSpec(
+        name="metabase_supplier_performance",
+        description="Suppliers: purchasing, sell-through, revenue generated, unsold stock.",
+        grain=("supplier_id",),
+        tier=Tier.WEEKLY,
+        refreshed_on=frozenset({INVENTORY}),
+        reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
+        indexes=(
+            _grain_index("idx_supp_perf_id", ("supplier_id",)),
+            Index("idx_supp_perf_revenue", ("total_revenue_generated",), descending=True),
+            Index("idx_supp_perf_roi", ("avg_roi",), descending=True),
+        ),
+        revenue_column="total_revenue_generated",
+    ),
+    ViewSpec(
+        name="inventory_status_summary",
+        description="Products with stock on hand: items, value and age.",
+        grain=("product_id",),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({INVENTORY}),
+        reads=frozenset({STOCK_FACTS}),
+        indexes=(_grain_index("idx_inventory_status_summary_product", ("product_id",)),),
+        revenue_column=None,
+    ),
+    ViewSpec(
+        name="sales_summary_daily",
+        description="Orders, units, revenue and profit per sale date.",
+        grain=("sale_date",),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({ORDERS}),
+        reads=frozenset({ORDER_FACTS}),
+        indexes=(_grain_index("idx_sales_summary_daily_date", ("sale_date",)),),
+    ),
+    ViewSpec(
+        name="supplier_performance_summary",
+        description="Suppliers: items bought and sold, sell-through, revenue and profit.",
+        grain=("supplier_id",),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({INVENTORY}),
+        reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
+        indexes=(_grain_index("idx_supplier_performance_summary_id", ("supplier_id",)),),
+    ),
+)
+
+VIEWS_BY_NAME: dict[str, ViewSpec] = {view.name: view for view in VIEWS}
+
+
+class UnknownViewError(LookupError):
+    """A name that is not a registered view."""
+
+
+def get_view(name: str) -> ViewSpec:
+    """The registered view called ``name``; anything else is refused before any SQL runs."""
+    try:
+        return VIEWS_BY_NAME[name]
+    except KeyError:
+        known = ", ".join(sorted(VIEWS_BY_NAME))
+        raise UnknownViewError(f"unknown view {name!r}; registered views: {known}") from None
+
+
+def views_in_tier(tier: Tier) -> list[ViewSpec]:
+    return [view for view in VIEWS if view.tier == tier]
+
+
+def views_refreshed_on(source: Source) -> list[ViewSpec]:
+    return [view for view in VIEWS if source in view.refreshed_on]

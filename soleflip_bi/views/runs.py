@@ -1,0 +1,41 @@
+"""Refreshing views as Dagster runs, so that every refresh is recorded in the instance."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from soleflip_bi.views.assets import view_asset_key
+from soleflip_bi.views.registry import ViewSpec
+
+
+class RefreshFailed(RuntimeError):
+    """A refresh run did not succeed (its run id tells where to look)."""
+
+
+def refresh_views(
+    specs: list[ViewSpec], instance: dg.DagsterInstance, tags: dict[str, str] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize the given views (and their checks) in one run on ``instance``."""
+    from soleflip_bi.definitions import defs  # the full graph, so selections resolve
+
+    selection = dg.AssetSelection.assets(*(view_asset_key(spec.name) for spec in specs))
+    job = dg.define_asset_job("__soleflip_bi_cli_refresh", selection=selection)
+    result = (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+        .get_job_def(job.name)
+        .execute_in_process(instance=instance, tags={"soleflip/trigger": "cli", **(tags or {})})
+    )
+    return result
+
+
+def refresh_cleaned_layer(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    from soleflip_bi.definitions import defs
+
+    job = dg.define_asset_job(
+        "__soleflip_bi_cli_cleaned", selection=dg.AssetSelection.groups("cleaned")
+    )
+    return (
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+        .get_job_def(job.name)
+        .execute_in_process(instance=instance, tags={"soleflip/trigger": "cli"})
+    )
