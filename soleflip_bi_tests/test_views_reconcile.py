@@ -1,0 +1,174 @@
+"""The views agree with an independent pandas computation straight from the source tables.
+
+The pandas code below re-implements the definition of a sale from the README, without
+reading anything in `analytics`, so a mistake in the SQL shows up as a difference here.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+import psycopg
+import pytest
+
+from soleflip_bi_tests.views_support import build_all_views
+
+SALE_STATUSES = {"completed", "shipped", "delivered", "paid"}
+KNOWN_ORDER_STATUSES = SALE_STATUSES | {
+    "pending",
+    "cancelled",
+    "canceled",
+    "refunded",
+    "returned",
+    "failed",
+}
+KNOWN_STOCK_STATUSES = {
+    "available",
+    "reserved",
+    "listed",
+    "consigned",
+    "sold",
+    "shipped",
+    "returned_to_supplier",
+    "lost",
+}
+RATES = {
+    "EUR": Decimal("1.0"),
+    "USD": Decimal("0.92592593"),
+    "GBP": Decimal("1.16279070"),
+    "CHF": Decimal("1.05263158"),
+}
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
+
+
+def _frame(conn: psycopg.Connection, query: str) -> pd.DataFrame:
+    cur = conn.execute(query)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def expected_sales(conn: psycopg.Connection) -> pd.DataFrame:
+    orders = _frame(conn, 'select * from sales."order"')
+    stock = _frame(conn, "select * from inventory.stock")
+    products = _frame(conn, "select id, brand_id from catalog.product")
+    stock["status_norm"] = stock["status"].str.strip().str.lower()
+    stock_ok = stock[
+        stock["quantity"].notna()
+        & (stock["quantity"] >= 0)
+        & ~(stock["purchase_price"].fillna(0) < 0)
+        & ~(stock["gross_purchase_price"].fillna(0) < 0)
+        & stock["status_norm"].isin(KNOWN_STOCK_STATUSES)
+    ].merge(products, left_on="product_id", right_on="id", suffixes=("", "_product"))
+    stock_ok = stock_ok[["id", "product_id", "brand_id", "supplier_id"]].rename(
+        columns={"id": "inventory_item_id"}
+    )
+
+    status = orders["status"].fillna("").str.strip().str.lower()
+    currency = orders["currency_code"].fillna("").str.strip().str.upper()
+    pointed = orders["inventory_item_id"].notna()
+    valid_stock = orders["inventory_item_id"].isin(stock_ok["inventory_item_id"])
+    sales = orders[
+        status.isin(SALE_STATUSES)
+        & orders["sold_at"].notna()
+        & orders["gross_sale"].notna()
+        & ~(orders["gross_sale"] < 0)
+        & ~(orders["platform_fee"].fillna(0) < 0)
+        & ~(orders["shipping_cost"].fillna(0) < 0)
+        & currency.isin(RATES)
+        & (~pointed | valid_stock)
+    ].copy()
+    sales["revenue"] = [
+        (gross * RATES[cur.strip().upper()]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        for gross, cur in zip(sales["gross_sale"], sales["currency_code"], strict=True)
+    ]
+    sales = sales.merge(stock_ok, on="inventory_item_id", how="left")
+    for column in ("product_id", "brand_id", "supplier_id", "platform_id"):
+        sales[column] = sales[column].map(lambda v: str(v) if pd.notna(v) else UNKNOWN)
+    sales["country"] = sales["buyer_country"].map(
+        lambda v: v.strip().upper() if isinstance(v, str) and v.strip() else "Unknown"
+    )
+    return sales
+
+
+def totals_by(sales: pd.DataFrame, key: str) -> dict[str, tuple[Decimal, int]]:
+    grouped = sales.groupby(key).agg(revenue=("revenue", "sum"), orders=("id", "count"))
+    return {str(k): (Decimal(r.revenue), int(r.orders)) for k, r in grouped.iterrows()}
+
+
+def view_totals(conn, view: str, key: str, revenue: str, orders: str) -> dict:
+    rows = conn.execute(
+        f"select {key}::text, sum({revenue}), sum({orders}) from analytics.{view} group by 1"
+    ).fetchall()
+    return {k: (Decimal(r), int(o)) for k, r, o in rows}
+
+
+@pytest.fixture(scope="module")
+def built(demo_database_url: str) -> str:
+    build_all_views(demo_database_url)
+    return demo_database_url
+
+
+@pytest.mark.parametrize(
+    ("view", "key", "revenue", "orders"),
+    [
+        ("metabase_platform_performance", "platform_id", "total_revenue", "total_orders"),
+        ("metabase_executive_metrics", "platform_id", "total_revenue", "total_orders"),
+        ("metabase_product_performance", "product_id", "total_revenue", "total_orders"),
+        ("metabase_brand_analytics", "brand_id", "total_revenue", "total_orders"),
+        ("metabase_customer_geography", "country", "total_revenue", "total_orders"),
+        ("metabase_supplier_performance", "supplier_id", "total_revenue_generated", "units_sold"),
+    ],
+)
+def test_view_equals_pandas(built: str, view: str, key: str, revenue: str, orders: str) -> None:
+    with psycopg.connect(built) as conn:
+        expected = totals_by(expected_sales(conn), key)
+        actual = view_totals(conn, view, key, revenue, orders)
+    assert actual == expected
+
+
+def test_units_per_product_equal_pandas(built: str) -> None:
+    with psycopg.connect(built) as conn:
+        expected = expected_sales(conn).groupby("product_id").size().to_dict()
+        actual = dict(
+            conn.execute(
+                "select product_id::text, units_sold from analytics.metabase_product_performance"
+            ).fetchall()
+        )
+    assert actual == expected
+
+
+def test_every_revenue_view_agrees_on_the_total(built: str) -> None:
+    with psycopg.connect(built) as conn:
+        expected = expected_sales(conn)["revenue"].sum()
+        totals = {
+            view: conn.execute(f"select sum({column}) from analytics.{view}").fetchone()[0]
+            for view, column in [
+                ("metabase_executive_metrics", "total_revenue"),
+                ("metabase_platform_performance", "total_revenue"),
+                ("metabase_product_performance", "total_revenue"),
+                ("metabase_brand_analytics", "total_revenue"),
+                ("metabase_customer_geography", "total_revenue"),
+                ("metabase_supplier_performance", "total_revenue_generated"),
+                ("sales_summary_daily", "total_revenue"),
+                ("supplier_performance_summary", "total_revenue"),
+            ]
+        }
+    assert set(totals.values()) == {expected}, totals
+
+
+def test_missing_dimensions_are_unknown_members_not_dropped(built: str) -> None:
+    with psycopg.connect(built) as conn:
+        unknown_city = conn.execute(
+            "select total_orders from analytics.metabase_customer_geography where city = 'Unknown'"
+        ).fetchall()
+        unknown_supplier = conn.execute(
+            "select total_purchases from analytics.metabase_supplier_performance "
+            "where supplier_name = 'Unknown'"
+        ).fetchone()
+        berlin = conn.execute(
+            "select count(*) from analytics.metabase_customer_geography "
+            "where lower(city) = 'berlin' and country = 'DE'"
+        ).fetchone()[0]
+    assert unknown_city and sum(r[0] for r in unknown_city) > 0
+    assert unknown_supplier[0] > 0
+    assert berlin == 1  # 'Berlin', 'berlin ' and 'BERLIN' are one city
