@@ -1,9 +1,12 @@
-"""The Dagster code location, read top-down: sources -> cleaned layer -> views."""
+"""The Dagster code location, read top-down: sources -> cleaned layer -> views -> automation."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
+from soleflip_bi.automation.schedules import build_schedules
+from soleflip_bi.automation.sensors import build_sensors
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.sources.assets import build_source_assets
@@ -11,6 +14,9 @@ from soleflip_bi.views.assets import VIEW_ASSETS
 
 defs = dg.Definitions(
     assets=[*build_source_assets(), cleaned_layer, *VIEW_ASSETS],
+    jobs=[*TIER_JOBS.values(), *SOURCE_JOBS.values()],
+    schedules=build_schedules(),
+    sensors=build_sensors(),
     resources={"postgres": PostgresResource()},
     # Refreshes are SQL running in PostgreSQL: one process per run is enough, and it
     # keeps the latency from an order to its view low.

@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from soleflip_bi import settings
+from soleflip_bi.automation.change_capture import install_change_capture, record_bulk_change
 from soleflip_bi.database.connection import connect, redact, resolve_database_url
 from soleflip_bi.database.embedded import default_server
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED, load_demo
+from soleflip_bi.views.registry import Source
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -33,6 +35,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--if-empty", action="store_true", help="do nothing when demo data is already loaded"
     )
     load.set_defaults(run=run_load_demo)
+
+    sub.add_parser(
+        "install-change-capture",
+        help="install the statement triggers the sensors read (needs source table ownership)",
+    ).set_defaults(run=run_install_change_capture)
 
 
 def start(_args: argparse.Namespace) -> int:
@@ -73,9 +80,20 @@ def run_load_demo(args: argparse.Namespace) -> int:
             args.force,
             progress=lambda line: print(f"  {line}", flush=True),
         )
+        install_change_capture(conn)
+        record_bulk_change(conn, Source.ORDERS, "LOAD")
+        record_bulk_change(conn, Source.INVENTORY, "LOAD")
+        conn.commit()
     for table, rows in report.row_counts.items():
         print(f"  {table:<22} {rows:>10,}")
     print(f"done in {report.seconds:.1f} s")
+    return 0
+
+
+def run_install_change_capture(_args: argparse.Namespace) -> int:
+    with connect() as conn:
+        install_change_capture(conn)
+    print('change capture installed on sales."order" and inventory.stock')
     return 0
 
 

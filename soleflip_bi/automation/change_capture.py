@@ -1,0 +1,89 @@
+"""Reading the change log: which committed changes happened since the last look.
+
+The cursor is a PostgreSQL snapshot (``pg_current_snapshot()``). A change row is new when
+it is visible in the current snapshot and was not visible in the previous one. Changes
+still in flight are invisible now and will be visible next time, so no committed change
+is missed or seen twice, whatever order transactions commit in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+
+import psycopg
+
+from soleflip_bi.views.registry import Source
+
+
+class ChangeCaptureMissing(RuntimeError):
+    """The triggers that feed the sensors are not installed in the target database."""
+
+
+@dataclass(frozen=True)
+class ChangePoll:
+    snapshot: str
+    changes: int
+    oldest_change: datetime | None
+    newest_change: datetime | None
+    database_now: datetime
+
+
+def install_change_capture(conn: psycopg.Connection) -> None:
+    """Create the change log and the statement triggers (idempotent; needs table ownership)."""
+    text = resources.files("soleflip_bi.automation").joinpath("change_capture.sql").read_text()
+    with conn.transaction():
+        conn.execute(text)
+
+
+def change_capture_installed(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "select count(*) = 2 from pg_trigger where tgname in "
+        "('soleflip_bi_orders_changed', 'soleflip_bi_stock_changed') and not tgisinternal"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def record_bulk_change(conn: psycopg.Connection, source: Source, operation: str) -> None:
+    """Note a change the triggers could not see (bulk loads that bypass triggers)."""
+    conn.execute(
+        "insert into soleflip_bi.source_change (source, operation) values (%s, %s)",
+        (source.value, operation),
+    )
+
+
+def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) -> ChangePoll:
+    """Committed changes of ``source`` not visible in snapshot ``since`` (all, if None)."""
+    if not change_capture_installed(conn):
+        raise ChangeCaptureMissing(
+            "change capture is not installed in the target database; "
+            "run `soleflip-bi db install-change-capture` (needs ownership of the source tables)"
+        )
+    conn.commit()
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    with conn.transaction():
+        snapshot, now = conn.execute("select pg_current_snapshot()::text, now()").fetchone()
+        count, oldest, newest = conn.execute(
+            """
+            select count(*), min(changed_at), max(changed_at)
+            from soleflip_bi.source_change
+            where source = %(source)s
+              and (%(since)s::pg_snapshot is null
+                   or (xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
+                       and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot)))
+            """,
+            {"source": source.value, "since": since},
+        ).fetchone()
+    return ChangePoll(snapshot, int(count), oldest, newest, now)
+
+
+def prune_changes(conn: psycopg.Connection, source: Source, seen: str) -> int:
+    """Delete change rows every later poll will ignore anyway (older than ``seen``'s xmin)."""
+    with conn.transaction():
+        cur = conn.execute(
+            "delete from soleflip_bi.source_change "
+            "where source = %s and xid < pg_snapshot_xmin(%s::pg_snapshot)",
+            (source.value, seen),
+        )
+    return cur.rowcount

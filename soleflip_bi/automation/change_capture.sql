@@ -1,0 +1,31 @@
+-- Change capture for the sensors: one small row per *statement* that changes a watched
+-- table, stamped with the writing transaction's id. No row is ever updated, so writers
+-- never wait for each other here (no hot row); the cost is one insert per statement.
+-- The sensors read it with MVCC snapshots, so a change is seen exactly once, after commit.
+create schema if not exists soleflip_bi;
+
+create table if not exists soleflip_bi.source_change (
+    xid        xid8 not null default pg_current_xact_id(),
+    source     text not null,
+    operation  text not null,
+    changed_at timestamptz not null default clock_timestamp()
+);
+create index if not exists source_change_source_xid_idx on soleflip_bi.source_change (source, xid);
+
+create or replace function soleflip_bi.record_source_change() returns trigger
+language plpgsql as $$
+begin
+    insert into soleflip_bi.source_change (source, operation) values (tg_argv[0], tg_op);
+    return null;
+end
+$$;
+
+drop trigger if exists soleflip_bi_orders_changed on sales."order";
+create trigger soleflip_bi_orders_changed
+    after insert or update or delete or truncate on sales."order"
+    for each statement execute function soleflip_bi.record_source_change('orders');
+
+drop trigger if exists soleflip_bi_stock_changed on inventory.stock;
+create trigger soleflip_bi_stock_changed
+    after insert or update or delete or truncate on inventory.stock
+    for each statement execute function soleflip_bi.record_source_change('inventory');

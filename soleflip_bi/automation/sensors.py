@@ -1,0 +1,97 @@
+"""Sensors on ``sales."order"`` and ``inventory.stock``: refresh what a change affects.
+
+Each tick reads the change log (see ``change_capture``) since the snapshot in its cursor:
+
+* nothing new                          -> skip, no run;
+* changes still arriving (a burst)     -> wait until the source has been quiet for
+                                          ``QUIET_SECONDS`` (at most ``MAX_WAIT_SECONDS``),
+                                          so a burst gives one refresh, not many;
+* a run of this sensor is still queued -> skip: that run has not started reading, so it
+                                          will include these changes;
+* otherwise                            -> request one run of the affected views.
+
+The cursor (a PostgreSQL snapshot) lives in Dagster's storage, so it survives daemon
+restarts; it only advances when the changes it covers are handled.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from soleflip_bi.automation.change_capture import (
+    ChangeCaptureMissing,
+    poll_changes,
+    prune_changes,
+)
+from soleflip_bi.automation.jobs import SOURCE_JOBS
+from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.views.registry import Source
+
+MINIMUM_INTERVAL_SECONDS = 5
+QUIET_SECONDS = 2.0
+MAX_WAIT_SECONDS = 30.0
+SENSOR_TAG = "soleflip/sensor"
+WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+
+SENSOR_NAMES: dict[Source, str] = {
+    Source.ORDERS: "orders_changed_sensor",
+    Source.INVENTORY: "inventory_changed_sensor",
+}
+
+
+def waiting_run_ids(instance: dg.DagsterInstance, sensor_name: str) -> list[str]:
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=WAITING_STATUSES, tags={SENSOR_TAG: sensor_name}),
+        limit=5,
+    )
+    return [record.dagster_run.run_id for record in runs]
+
+
+def build_change_sensor(source: Source) -> dg.SensorDefinition:
+    name = SENSOR_NAMES[source]
+    job = SOURCE_JOBS[source]
+
+    @dg.sensor(
+        name=name,
+        job=job,
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Refreshes the views {source.value} changes affect, once per burst.",
+    )
+    def change_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+        try:
+            with postgres.connect() as conn:
+                poll = poll_changes(conn, source, context.cursor)
+                if context.cursor is None:
+                    context.update_cursor(poll.snapshot)
+                    return dg.SkipReason("first tick: watching for changes from now on")
+                if poll.changes == 0:
+                    prune_changes(conn, source, context.cursor)
+                    return dg.SkipReason("no committed change since the last tick")
+        except ChangeCaptureMissing as missing:
+            return dg.SkipReason(str(missing))
+
+        quiet_for = (poll.database_now - poll.newest_change).total_seconds()
+        waited = (poll.database_now - poll.oldest_change).total_seconds()
+        if quiet_for < QUIET_SECONDS and waited < MAX_WAIT_SECONDS:
+            return dg.SkipReason(
+                f"{poll.changes} changes, still arriving; waiting for a quiet "
+                f"{QUIET_SECONDS:.0f} s (at most {MAX_WAIT_SECONDS:.0f} s)"
+            )
+
+        context.update_cursor(poll.snapshot)
+        queued = waiting_run_ids(context.instance, name)
+        if queued:
+            return dg.SkipReason(
+                f"{poll.changes} changes will be picked up by run {queued[0]}, still queued"
+            )
+        return dg.RunRequest(
+            run_key=poll.snapshot,
+            tags={SENSOR_TAG: name, "soleflip/changes": str(poll.changes)},
+        )
+
+    return change_sensor
+
+
+def build_sensors() -> list[dg.SensorDefinition]:
+    return [build_change_sensor(source) for source in Source]
