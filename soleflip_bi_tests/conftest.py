@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from soleflip_bi import settings
-from soleflip_bi.automation.change_capture import install_change_capture
+from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.database.embedded import default_server
 from soleflip_bi.sources.demo import load_demo
 
@@ -52,6 +52,7 @@ def demo_database_url(session_token: str) -> Iterator[str]:
     with psycopg.connect(url) as conn:
         load_demo(conn, orders=DEMO_ORDERS, seed=DEMO_SEED)
         install_change_capture(conn)
+        record_reload(conn)
     yield url
     _drop_database(name)
 

@@ -45,12 +45,14 @@ def change_capture_installed(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
-def record_bulk_change(conn: psycopg.Connection, source: Source, operation: str) -> None:
-    """Note a change the triggers could not see (bulk loads that bypass triggers)."""
-    conn.execute(
-        "insert into soleflip_bi.source_change (source, operation) values (%s, %s)",
-        (source.value, operation),
-    )
+def record_reload(conn: psycopg.Connection) -> None:
+    """Note a bulk reload the triggers could not see (load-demo bypasses them)."""
+    with conn.transaction():
+        for source in Source:
+            conn.execute(
+                "insert into soleflip_bi.source_change (source, operation) values (%s, 'LOAD')",
+                (source.value,),
+            )
 
 
 def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) -> ChangePoll:

@@ -11,7 +11,8 @@ Each tick reads the change log (see ``change_capture``) since the snapshot in it
 * otherwise                            -> request one run of the affected views.
 
 The cursor (a PostgreSQL snapshot) lives in Dagster's storage, so it survives daemon
-restarts; it only advances when the changes it covers are handled.
+restarts; it only advances when the changes it covers are handled. With no cursor (a new
+deployment) every change still in the log counts, so the first tick catches up once.
 """
 
 from __future__ import annotations
@@ -62,11 +63,9 @@ def build_change_sensor(source: Source) -> dg.SensorDefinition:
         try:
             with postgres.connect() as conn:
                 poll = poll_changes(conn, source, context.cursor)
-                if context.cursor is None:
-                    context.update_cursor(poll.snapshot)
-                    return dg.SkipReason("first tick: watching for changes from now on")
                 if poll.changes == 0:
-                    prune_changes(conn, source, context.cursor)
+                    if context.cursor:
+                        prune_changes(conn, source, context.cursor)
                     return dg.SkipReason("no committed change since the last tick")
         except ChangeCaptureMissing as missing:
             return dg.SkipReason(str(missing))

@@ -6,11 +6,10 @@ import argparse
 import sys
 
 from soleflip_bi import settings
-from soleflip_bi.automation.change_capture import install_change_capture, record_bulk_change
+from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.database.connection import connect, redact, resolve_database_url
 from soleflip_bi.database.embedded import default_server
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED, load_demo
-from soleflip_bi.views.registry import Source
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -81,9 +80,7 @@ def run_load_demo(args: argparse.Namespace) -> int:
             progress=lambda line: print(f"  {line}", flush=True),
         )
         install_change_capture(conn)
-        record_bulk_change(conn, Source.ORDERS, "LOAD")
-        record_bulk_change(conn, Source.INVENTORY, "LOAD")
-        conn.commit()
+        record_reload(conn)
     for table, rows in report.row_counts.items():
         print(f"  {table:<22} {rows:>10,}")
     print(f"done in {report.seconds:.1f} s")

@@ -1,0 +1,184 @@
+"""The whole deployment: dagster-webserver + dagster-daemon against the embedded database.
+
+Storage is PostgreSQL through dagster-postgres (the project's dagster.yaml, a temporary
+DAGSTER_HOME), so this is the production configuration, not an in-memory instance.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from dagster_graphql import DagsterGraphQLClient
+
+from soleflip_bi import settings
+from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.sources.demo import load_demo
+from soleflip_bi_tests.views_support import build_all_views
+
+BIN = Path(sys.executable).parent
+SENSOR_CURSOR_QUERY = """
+query {
+  sensorOrError(sensorSelector: {repositoryName: "__repository__",
+      repositoryLocationName: "soleflip_bi", sensorName: "orders_changed_sensor"}) {
+    ... on Sensor { sensorState { status typeSpecificData { ... on SensorData { lastCursor } } } }
+  }
+}
+"""
+
+
+@dataclass
+class Deployment:
+    url: str
+    port: int
+    env: dict[str, str]
+    logs: Path
+    daemon: subprocess.Popen | None = None
+
+    def start_daemon(self) -> None:
+        self.daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=settings.PROJECT_ROOT,
+            env=self.env,
+            stdout=(self.logs / "daemon.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop_daemon(self) -> None:
+        assert self.daemon is not None
+        self.daemon.terminate()
+        self.daemon.wait(timeout=60)
+
+    def graphql(self, query: str) -> dict:
+        response = requests.post(
+            f"http://127.0.0.1:{self.port}/graphql", json={"query": query}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def sensor_cursor(self) -> str | None:
+        state = self.graphql(SENSOR_CURSOR_QUERY)["sensorOrError"]["sensorState"]
+        return state["typeSpecificData"]["lastCursor"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def deployment(scratch_database_url: str, dagster_home: Path) -> Iterator[Deployment]:
+    with psycopg.connect(scratch_database_url) as conn:
+        load_demo(conn, orders=1106, seed=42)
+        install_change_capture(conn)
+        record_reload(conn)
+    build_all_views(scratch_database_url)
+    env = {**os.environ, "SOLEFLIP_DATABASE_URL": scratch_database_url}
+    port = _free_port()
+    webserver = subprocess.Popen(
+        [
+            str(BIN / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=settings.PROJECT_ROOT,
+        env=env,
+        stdout=(dagster_home / "webserver.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deployment = Deployment(scratch_database_url, port, env, dagster_home)
+    deployment.start_daemon()
+    try:
+        _wait_for(lambda: _answers(port), 120, "the webserver")
+        yield deployment
+    finally:
+        for process in (webserver, deployment.daemon):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+
+
+def _answers(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def _orders_in_view(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select coalesce(sum(total_orders), 0) from analytics.metabase_executive_metrics"
+        ).fetchone()[0]
+
+
+def _insert_order(url: str) -> float:
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at, '
+            "buyer_country, buyer_city) values (%s, 'completed', 'EUR', 250, now(), 'DE', 'Berlin')",
+            (str(uuid.uuid4()),),
+        )
+    return time.monotonic()
+
+
+def test_orders_reach_the_views_with_no_other_action(deployment: Deployment, capsys) -> None:
+    # The first ticks catch up with the demo load; wait until the sensor holds a cursor.
+    _wait_for(deployment.sensor_cursor, 120, "the orders sensor's first tick")
+    before = _orders_in_view(deployment.url)
+
+    committed = _insert_order(deployment.url)
+    _wait_for(lambda: _orders_in_view(deployment.url) == before + 1, 180, "the new order")
+    latency = time.monotonic() - committed
+
+    # The cursor lives in Dagster's storage: a daemon restart loses no change.
+    cursor = deployment.sensor_cursor()
+    deployment.stop_daemon()
+    _insert_order(deployment.url)
+    deployment.start_daemon()
+    _wait_for(lambda: _orders_in_view(deployment.url) == before + 2, 180, "the order after restart")
+    assert deployment.sensor_cursor() != cursor
+
+    with capsys.disabled():
+        print(f"\norder committed -> visible in metabase_executive_metrics: {latency:.1f} s")
+
+
+def test_refresh_daily_through_the_graphql_client(deployment: Deployment) -> None:
+    client = DagsterGraphQLClient("127.0.0.1", port_number=deployment.port)
+    run_id = client.submit_job_execution(
+        "refresh_daily", repository_location_name="soleflip_bi", repository_name="__repository__"
+    )
+    status = _wait_for(
+        lambda: (
+            (s := client.get_run_status(run_id).value) in {"SUCCESS", "FAILURE", "CANCELED"} and s
+        ),
+        300,
+        "refresh_daily to finish",
+        interval=1,
+    )
+    assert status == "SUCCESS"
