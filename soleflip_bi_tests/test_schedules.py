@@ -6,6 +6,7 @@ Tick times come from the same iterator the Dagster scheduler daemon uses.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -54,7 +55,7 @@ def test_time_zone_is_configurable(monkeypatch) -> None:
 def test_hourly_runs_every_real_hour_across_dst(day: date, hours: int) -> None:
     ticks = _ticks(Tier.HOURLY, day)
     assert len(ticks) == hours
-    gaps = {b.astimezone(UTC) - a.astimezone(UTC) for a, b in zip(ticks, ticks[1:], strict=False)}
+    gaps = {b.astimezone(UTC) - a.astimezone(UTC) for a, b in pairwise(ticks)}
     assert gaps == {timedelta(hours=1)}
     assert all(t.minute == 0 for t in ticks)
 
