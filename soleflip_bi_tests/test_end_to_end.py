@@ -141,7 +141,8 @@ def _insert_order(url: str) -> float:
     with psycopg.connect(url) as conn:
         conn.execute(
             'insert into sales."order" (id, status, currency_code, gross_sale, sold_at, '
-            "buyer_country, buyer_city) values (%s, 'completed', 'EUR', 250, now(), 'DE', 'Berlin')",
+            "buyer_country, buyer_city) "
+            "values (%s, 'completed', 'EUR', 250, now(), 'DE', 'Berlin')",
             (str(uuid.uuid4()),),
         )
     return time.monotonic()
