@@ -8,12 +8,13 @@ from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
 from soleflip_bi.automation.schedules import build_schedules
 from soleflip_bi.automation.sensors import build_sensors
 from soleflip_bi.cleaned.assets import cleaned_layer
+from soleflip_bi.dashboards.assets import metabase_dashboards
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.sources.assets import build_source_assets
 from soleflip_bi.views.assets import VIEW_ASSETS
 
 defs = dg.Definitions(
-    assets=[*build_source_assets(), cleaned_layer, *VIEW_ASSETS],
+    assets=[*build_source_assets(), cleaned_layer, *VIEW_ASSETS, metabase_dashboards],
     jobs=[*TIER_JOBS.values(), *SOURCE_JOBS.values()],
     schedules=build_schedules(),
     sensors=build_sensors(),

@@ -9,6 +9,7 @@ from soleflip_bi import settings
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.database.connection import connect, redact, resolve_database_url
 from soleflip_bi.database.embedded import default_server
+from soleflip_bi.database.roles import grant_readonly, private_schemas, readonly_password
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED, load_demo
 
 
@@ -34,6 +35,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--if-empty", action="store_true", help="do nothing when demo data is already loaded"
     )
     load.set_defaults(run=run_load_demo)
+
+    grant = sub.add_parser(
+        "grant-readonly",
+        help="create or update a LOGIN role that can read schema analytics and nothing else "
+        "(password: $SOLEFLIP_READONLY_PASSWORD)",
+    )
+    grant.add_argument("role", help="e.g. metabase_reader")
+    grant.set_defaults(run=run_grant_readonly)
 
     sub.add_parser(
         "install-change-capture",
@@ -91,6 +100,20 @@ def run_install_change_capture(_args: argparse.Namespace) -> int:
     with connect() as conn:
         install_change_capture(conn)
     print('change capture installed on sales."order" and inventory.stock')
+    return 0
+
+
+def run_grant_readonly(args: argparse.Namespace) -> int:
+    password = readonly_password(args.role)
+    with connect() as conn:
+        grant = grant_readonly(conn, args.role, password)
+    print(
+        f"role {grant.role} {'created' if grant.created else 'updated'}: LOGIN, password from "
+        f"$SOLEFLIP_READONLY_PASSWORD, CONNECT on database {grant.database}"
+    )
+    print(f"  SELECT on the {grant.relations} tables and views in schema analytics")
+    print(f"  and on every view {grant.owner} creates there later (default privileges)")
+    print(f"  nothing on {', '.join(private_schemas())}")
     return 0
 
 

@@ -11,7 +11,8 @@ import sys
 
 import psycopg
 
-from soleflip_bi.cli import db, demo, views
+from soleflip_bi.cli import dashboards, db, demo, views
+from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.sources.demo import DemoLoadRefused
@@ -21,6 +22,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,
     DemoLoadRefused,
     RefreshFailed,
+    PushFailed,
     EmbeddedServerError,
     psycopg.OperationalError,
     ValueError,
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_groups() -> list:
-    return [db, demo, views]
+    return [db, demo, views, dashboards]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,94 @@
+"""``soleflip-bi dashboards``: list, show, export and push the Metabase dashboards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from soleflip_bi.dashboards.config import MetabaseConfig
+from soleflip_bi.dashboards.export import dashboard_document, export_dashboards
+from soleflip_bi.dashboards.provision import push_dashboards
+from soleflip_bi.dashboards.sync import DEFAULT_SYNC_TIMEOUT_SECONDS
+from soleflip_bi.dashboards.templates import DASHBOARDS, get_dashboard
+from soleflip_bi.database.connection import resolve_database_url
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    dashboards = commands.add_parser("dashboards", help="the Metabase dashboards")
+    sub = dashboards.add_subparsers(dest="action", required=True)
+
+    listing = sub.add_parser("list", help="the dashboard templates")
+    listing.add_argument("--json", action="store_true", help="every template as Metabase JSON")
+    listing.set_defaults(run=run_list)
+
+    show = sub.add_parser("show", help="one dashboard template: filters and cards")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="as Metabase JSON")
+    show.set_defaults(run=run_show)
+
+    export = sub.add_parser("export", help="write one Metabase JSON file per dashboard")
+    export.add_argument("directory", type=Path)
+    export.set_defaults(run=run_export)
+
+    push = sub.add_parser("push", help="provision the dashboards into Metabase (idempotent)")
+    push.add_argument(
+        "--sync-timeout",
+        type=float,
+        default=DEFAULT_SYNC_TIMEOUT_SECONDS,
+        help="seconds to wait for Metabase to sync the analytics views",
+    )
+    push.set_defaults(run=run_push)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps({d.name: dashboard_document(d) for d in DASHBOARDS}, indent=2))
+        return 0
+    for dashboard in DASHBOARDS:
+        filters = ", ".join(f.name for f in dashboard.filters)
+        print(
+            f"{dashboard.name:<22} {len(dashboard.cards):>2} cards  {dashboard.title}  ({filters})"
+        )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    dashboard = get_dashboard(args.name)
+    if args.json:
+        print(json.dumps(dashboard_document(dashboard), indent=2))
+        return 0
+    print(f"{dashboard.title} ({dashboard.name}): {dashboard.description}")
+    for f in dashboard.filters:
+        default = f", default {f.default}" if f.default else ""
+        print(f"  filter {f.slug}: {f.name} ({f.kind.value}{default})")
+    for card in dashboard.cards:
+        layout = card.layout
+        place = f"row {layout.row:>2} col {layout.col:>2} {layout.size_x}x{layout.size_y}"
+        filters = ", ".join(card.filter_slugs) or "-"
+        print(
+            f"  {card.key:<26} {card.chart.display.value:<7} {place}  "
+            f"{card.view}  filters: {filters}"
+        )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    for path in export_dashboards(args.directory):
+        print(path)
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    config = MetabaseConfig.from_env()
+    report = push_dashboards(config, resolve_database_url(), sync_timeout=args.sync_timeout)
+    for line in report.progress.lines():
+        print(f"  {line}")
+    counts = report.progress.counts()
+    print(
+        f"{config.url}: {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['archived']} archived"
+    )
+    for name in report.dashboard_ids:
+        print(f"  {name}: {report.dashboard_url(name)}")
+    return 0

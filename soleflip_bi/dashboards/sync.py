@@ -1,0 +1,108 @@
+"""The shop database as Metabase sees it: the connection, its schema sync and field ids.
+
+Field filters point at Metabase field ids, which exist only after Metabase has synced the
+``analytics`` schema; a sync is requested only when a view or column is still missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from soleflip_bi.dashboards.client import MetabaseClient
+from soleflip_bi.dashboards.config import DATABASE_NAME
+from soleflip_bi.dashboards.progress import Progress
+from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+
+DEFAULT_SYNC_TIMEOUT_SECONDS = 300.0
+MAX_POLL_SECONDS = 5.0
+DETAILS_COMPARED = ("host", "port", "dbname", "user", "ssl")
+
+
+class SchemaSyncTimeout(RuntimeError):
+    """Metabase did not show the analytics views in time."""
+
+
+def ensure_database(
+    client: MetabaseClient, details: dict[str, Any], progress: Progress
+) -> tuple[int, bool]:
+    """Id of the managed connection (created or corrected when its details differ), and
+    whether it was created: Metabase syncs a new connection by itself.
+
+    The password cannot be compared (Metabase never returns it), so it is sent only when
+    the connection is created or another detail changes.
+    """
+    listing = client.get("/api/database")
+    databases = listing["data"] if isinstance(listing, dict) else listing
+    match = next((d for d in databases if d.get("name") == DATABASE_NAME), None)
+    body = {"name": DATABASE_NAME, "engine": "postgres", "details": details}
+    if match is None:
+        created = client.post("/api/database", {**body, "is_full_sync": True})
+        progress.record("created", f"database connection {DATABASE_NAME!r} (id {created['id']})")
+        return int(created["id"]), True
+    database_id = int(match["id"])
+    stored = client.get(f"/api/database/{database_id}").get("details") or {}
+    compared = (*DETAILS_COMPARED, "schema-filters-type", "schema-filters-patterns")
+    differing = [key for key in compared if stored.get(key) != details.get(key)]
+    if differing:
+        client.put(f"/api/database/{database_id}", body)
+        progress.record(
+            "updated", f"database connection (id {database_id}): {', '.join(differing)}"
+        )
+    else:
+        progress.record("found", f"database connection {DATABASE_NAME!r} (id {database_id})")
+    return database_id, False
+
+
+def field_ids(
+    client: MetabaseClient,
+    database_id: int,
+    needed: Mapping[str, set[str]],
+    progress: Progress,
+    timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
+    syncing: bool = False,
+) -> dict[tuple[str, str], int]:
+    """Metabase field id of every (view, column) in ``needed``; waits for a sync if needed.
+
+    A sync is requested only when something is missing and none is running already.
+    """
+    fields, missing = _lookup(client, database_id, needed)
+    if not missing:
+        return fields
+    if not syncing:
+        client.post(f"/api/database/{database_id}/sync_schema")
+        progress.record("synced", f"schema of database {database_id} (requested)")
+    deadline = time.monotonic() + timeout
+    pause = 0.25  # a small schema syncs in a second or two; a large one takes minutes
+    while missing:
+        if time.monotonic() > deadline:
+            raise SchemaSyncTimeout(
+                f"Metabase has not synced {', '.join(sorted(missing))} after {timeout:.0f} s; "
+                f"check that the views exist and the connection's user can read schema "
+                f"{ANALYTICS_SCHEMA}"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, MAX_POLL_SECONDS)
+        fields, missing = _lookup(client, database_id, needed)
+    return fields
+
+
+def _lookup(
+    client: MetabaseClient, database_id: int, needed: Mapping[str, set[str]]
+) -> tuple[dict[tuple[str, str], int], set[str]]:
+    metadata = client.get(f"/api/database/{database_id}/metadata")
+    tables = {
+        table["name"]: {field["name"]: int(field["id"]) for field in table.get("fields") or []}
+        for table in metadata.get("tables") or []
+        if table.get("schema") == ANALYTICS_SCHEMA
+    }
+    found: dict[tuple[str, str], int] = {}
+    missing: set[str] = set()
+    for view, columns in needed.items():
+        for column in sorted(columns) or [None]:
+            if view not in tables or (column is not None and column not in tables[view]):
+                missing.add(f"{ANALYTICS_SCHEMA}.{view}" + (f".{column}" if column else ""))
+            elif column is not None:
+                found[(view, column)] = tables[view][column]
+    return found, missing

@@ -1,0 +1,113 @@
+"""The read-only role Metabase logs in with: ``analytics`` and nothing else.
+
+SELECT on everything in ``analytics`` now, and through default privileges on every view
+the refreshing user creates later (a rebuilt view also carries its grants over, see
+``views/materialize.py``). Privileges on the source schemas and on ``soleflip_bi`` are
+revoked, in case the role held any before. The password is hashed (SCRAM) on the client,
+so the clear text never reaches the server or its logs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from soleflip_bi.sources.tables import SOURCE_TABLES
+from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+
+PASSWORD_ENV = "SOLEFLIP_READONLY_PASSWORD"
+BOOKKEEPING_SCHEMA = "soleflip_bi"
+
+
+class ReadOnlyRoleError(ValueError):
+    """The read-only role cannot be set up as asked."""
+
+
+@dataclass(frozen=True)
+class ReadOnlyGrant:
+    role: str
+    created: bool
+    database: str
+    owner: str  # whose future views the role can read (default privileges)
+    relations: int  # tables, views and materialized views readable now
+    revoked_schemas: tuple[str, ...]
+
+
+def readonly_password(role: str) -> str:
+    """A LOGIN role without a password could log in wherever trust auth applies: refuse."""
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        raise ReadOnlyRoleError(
+            f"set {PASSWORD_ENV} to the password {role!r} should log in with "
+            "(Metabase's METABASE_DB_PASSWORD); it is read from the environment only"
+        )
+    return password
+
+
+def private_schemas() -> tuple[str, ...]:
+    """The schemas the role must not read: the sources and our bookkeeping."""
+    return (*sorted({table.schema for table in SOURCE_TABLES}), BOOKKEEPING_SCHEMA)
+
+
+def grant_readonly(conn: psycopg.Connection, role: str, password: str) -> ReadOnlyGrant:
+    """Create or update ``role`` as a read-only LOGIN role on ``analytics``, in one transaction."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    name = sql.Identifier(role)
+    with conn.transaction():
+        owner, database = conn.execute("select current_user, current_database()").fetchone()
+        if role == owner:
+            raise ReadOnlyRoleError(f"{role!r} is the user running this command; choose another")
+        existing = conn.execute(
+            "select rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls "
+            "from pg_roles where rolname = %s",
+            (role,),
+        ).fetchone()
+        if existing and existing[0]:
+            raise ReadOnlyRoleError(f"role {role!r} has administrative attributes; use a new role")
+        verb = sql.SQL("alter" if existing else "create")
+        conn.execute(
+            sql.SQL("{} role {} login nosuperuser nocreatedb nocreaterole password {}").format(
+                verb, name, sql.Literal(verifier.decode())
+            )
+        )
+        conn.execute(
+            sql.SQL("grant connect on database {} to {}").format(sql.Identifier(database), name)
+        )
+        revoked = _revoke_private(conn, name)
+        schema = sql.Identifier(ANALYTICS_SCHEMA)
+        conn.execute(sql.SQL("create schema if not exists {}").format(schema))
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema, name))
+        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(schema, name))
+        default_privileges = sql.SQL(
+            "alter default privileges for role {} in schema {} grant select on tables to {}"
+        )
+        conn.execute(default_privileges.format(sql.Identifier(owner), schema, name))
+        relations = conn.execute(
+            "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p', 'f')",
+            (ANALYTICS_SCHEMA,),
+        ).fetchone()[0]
+    return ReadOnlyGrant(role, not existing, database, owner, int(relations), revoked)
+
+
+def _revoke_private(conn: psycopg.Connection, name: sql.Identifier) -> tuple[str, ...]:
+    present = [
+        row[0]
+        for row in conn.execute(
+            "select nspname from pg_namespace where nspname = any(%s) order by nspname",
+            (list(private_schemas()),),
+        )
+    ]
+    for schema in present:
+        conn.execute(
+            sql.SQL("revoke all on all tables in schema {} from {}").format(
+                sql.Identifier(schema), name
+            )
+        )
+        conn.execute(
+            sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), name)
+        )
+    return tuple(present)
