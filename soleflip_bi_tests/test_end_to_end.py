@@ -162,9 +162,7 @@ def test_orders_reach_the_views_with_no_other_action(deployment: Deployment, cap
     deployment.stop_daemon()
     _insert_order(deployment.url)
     deployment.start_daemon()
-    _wait_for(
-        lambda: _orders_in_view(deployment.url) == before + 2, 180, "the order after restart"
-    )
+    _wait_for(lambda: _orders_in_view(deployment.url) == before + 2, 180, "the order after restart")
     assert deployment.sensor_cursor() != cursor
 
     with capsys.disabled():

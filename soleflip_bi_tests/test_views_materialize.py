@@ -229,7 +229,7 @@ def test_named_indexes_exist(materialized, demo_database_url: str) -> None:
 
 def test_materialization_metadata(materialized: dg.ExecuteInProcessResult) -> None:
     for spec in VIEWS:
-        [event] = materialized.asset_materializations_for_node("analytics__" + spec.name)
+        [event] = materialized.asset_materializations_for_node("refresh_" + spec.name)
         meta = event.metadata
         assert meta["dagster/row_count"].value > 0
         assert meta["dagster/table_name"].value == f"analytics.{spec.name}"
@@ -246,7 +246,7 @@ def test_materialization_metadata(materialized: dg.ExecuteInProcessResult) -> No
 
 
 def test_revenue_lineage_points_at_the_order_amount(materialized) -> None:
-    [event] = materialized.asset_materializations_for_node("analytics__metabase_executive_metrics")
+    [event] = materialized.asset_materializations_for_node("refresh_metabase_executive_metrics")
     deps = event.metadata["dagster/column_lineage"].value.deps_by_column["total_revenue"]
     assert dg.TableColumnDep(dg.AssetKey(["sales", "order"]), "gross_sale") in deps
 
@@ -267,11 +267,30 @@ def test_every_check_passes_on_demo_data(materialized: dg.ExecuteInProcessResult
     assert "sales.order unknown_currency" in rejected.metadata["sample_ids"].value
 
 
-def test_second_materialization_refreshes_concurrently(materialized, demo_database_url) -> None:
+def _refresh_exec(url: str) -> str:
     result = dg.materialize(
         [cleaned_layer, *VIEW_ASSETS],
         selection=[view_asset_key("metabase_executive_metrics")],
-        resources={"postgres": PostgresResource(database_url=demo_database_url)},
+        resources={"postgres": PostgresResource(database_url=url)},
     )
-    [event] = result.asset_materializations_for_node("analytics__metabase_executive_metrics")
-    assert event.metadata["refresh_mode"].value == "concurrent"
+    [event] = result.asset_materializations_for_node("refresh_metabase_executive_metrics")
+    return event.metadata["refresh_mode"].value
+
+
+def test_unchanged_sources_mean_no_refresh_and_a_change_a_concurrent_one(
+    materialized, demo_database_url
+) -> None:
+    assert _refresh_exec(demo_database_url) == "skipped"
+    assert _refresh_exec(demo_database_url) == "skipped"
+    with psycopg.connect(demo_database_url) as conn:
+        conn.execute("update catalog.brand set segment = segment where name = 'Nike'")
+    assert _refresh_exec(demo_database_url) == "concurrent"  # a dimension changed
+    with psycopg.connect(demo_database_url) as conn:
+        conn.execute("update analytics.currency_rate set rate_to_reporting = rate_to_reporting")
+    assert _refresh_exec(demo_database_url) == "skipped"  # same reference data
+    with psycopg.connect(demo_database_url) as conn:
+        conn.execute(
+            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
+            "values (gen_random_uuid(), 'completed', 'EUR', 10, now())"
+        )
+    assert _refresh_exec(demo_database_url) == "concurrent"

@@ -48,10 +48,10 @@ def change_capture_installed(conn: psycopg.Connection) -> bool:
 def record_reload(conn: psycopg.Connection) -> None:
     """Note a bulk reload the triggers could not see (load-demo bypasses them)."""
     with conn.transaction():
-        for source in Source:
+        for source in [*Source, "catalog"]:
             conn.execute(
                 "insert into soleflip_bi.source_change (source, operation) values (%s, 'LOAD')",
-                (source.value,),
+                (str(source),),
             )
 
 
@@ -80,12 +80,22 @@ def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) ->
     return ChangePoll(snapshot, int(count), oldest, newest, now)
 
 
+RETENTION = "2 days"
+
+
 def prune_changes(conn: psycopg.Connection, source: Source, seen: str) -> int:
-    """Delete change rows every later poll will ignore anyway (older than ``seen``'s xmin)."""
+    """Delete change rows this sensor has seen and that are older than the retention.
+
+    The retention outlives the window in which a view refresh may compare against an old
+    baseline (``views/unchanged.SKIP_HORIZON``), so pruning never hides a change from it.
+    """
     with conn.transaction():
         cur = conn.execute(
-            "delete from soleflip_bi.source_change "
-            "where source = %s and xid < pg_snapshot_xmin(%s::pg_snapshot)",
+            f"""
+            delete from soleflip_bi.source_change
+            where source = %s and xid < pg_snapshot_xmin(%s::pg_snapshot)
+              and changed_at < now() - interval '{RETENTION}'
+            """,
             (source.value, seen),
         )
     return cur.rowcount

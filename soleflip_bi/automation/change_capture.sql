@@ -29,3 +29,22 @@ drop trigger if exists soleflip_bi_stock_changed on inventory.stock;
 create trigger soleflip_bi_stock_changed
     after insert or update or delete or truncate on inventory.stock
     for each statement execute function soleflip_bi.record_source_change('inventory');
+
+-- Dimension tables: no sensor watches them, but a view is only skipped as "unchanged"
+-- when none of its sources, dimensions included, changed since its last refresh.
+do $$
+declare
+    dimension text;
+begin
+    foreach dimension in array array['catalog.brand', 'catalog.category', 'catalog.size_master',
+                                     'catalog.product', 'platform.marketplace',
+                                     'supplier.profile']
+    loop
+        execute format('drop trigger if exists soleflip_bi_catalog_changed on %s', dimension);
+        execute format('create trigger soleflip_bi_catalog_changed '
+                       'after insert or update or delete or truncate on %s '
+                       'for each statement execute function '
+                       'soleflip_bi.record_source_change(''catalog'')', dimension);
+    end loop;
+end
+$$;

@@ -66,7 +66,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     specs = selected_views(args)
     result = refresh_in_dagster(specs)
     for spec in specs:
-        events = result.asset_materializations_for_node("analytics__" + spec.name)
+        events = result.asset_materializations_for_node("refresh_" + spec.name)
         for event in events:
             meta = event.metadata
             print(

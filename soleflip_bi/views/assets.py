@@ -51,24 +51,32 @@ def is_transient(error: BaseException) -> bool:
 def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
     key = view_asset_key(spec.name)
 
-    @dg.asset(
-        key=key,
-        description=spec.description,
-        deps=[cleaned_key(cleaned.value) for cleaned in sorted(spec.reads)],
-        group_name=f"analytics_{spec.tier.value}",
-        code_version=spec.definition_hash,
-        kinds={"postgres"},
-        tags={"tier": spec.tier.value, "layer": "gold"},
+    @dg.multi_asset(
+        name=f"refresh_{spec.name}",
+        specs=[
+            dg.AssetSpec(
+                key=key,
+                description=spec.description,
+                deps=[cleaned_key(cleaned.value) for cleaned in sorted(spec.reads)],
+                group_name=f"analytics_{spec.tier.value}",
+                code_version=spec.definition_hash,
+                kinds={"postgres"},
+                tags={"tier": spec.tier.value, "layer": "gold"},
+                freshness_policy=FRESHNESS_BY_TIER[spec.tier],
+                metadata={
+                    "grain": ", ".join(spec.grain),
+                    "tier": spec.tier.value,
+                    "refreshed_on": ", ".join(sorted(s.value for s in spec.refreshed_on))
+                    or "schedule only",
+                    "dagster/table_name": f"{ANALYTICS_SCHEMA}.{spec.name}",
+                },
+            )
+        ],
         pool=REFRESH_POOL,
-        freshness_policy=FRESHNESS_BY_TIER[spec.tier],
         check_specs=check_specs_for(spec, key),
-        metadata={
-            "grain": ", ".join(spec.grain),
-            "tier": spec.tier.value,
-            "refreshed_on": ", ".join(sorted(s.value for s in spec.refreshed_on))
-            or "schedule only",
-            "dagster/table_name": f"{ANALYTICS_SCHEMA}.{spec.name}",
-        },
+        # Subsettable so that checks are optional outputs: a skipped refresh (nothing
+        # changed) reports no new check results; the last ones still describe the data.
+        can_subset=True,
     )
     def refresh_view(context: AssetExecutionContext, postgres: PostgresResource):
         try:
@@ -91,8 +99,11 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
             f"{spec.name}: {result.mode.value} refresh, {result.row_count} rows, "
             f"{result.seconds:.2f} s"
         )
-        yield dg.MaterializeResult(metadata=materialization_metadata(spec, result))
-        yield from result.inspection
+        yield dg.MaterializeResult(asset_key=key, metadata=materialization_metadata(spec, result))
+        selected = context.selected_asset_check_keys
+        yield from (
+            r for r in result.inspection or [] if dg.AssetCheckKey(key, r.check_name) in selected
+        )
 
     return refresh_view
 

@@ -12,3 +12,8 @@ create table if not exists soleflip_bi.refresh_log (
     row_count       bigint not null
 );
 create index if not exists refresh_log_view_idx on soleflip_bi.refresh_log (view_name, id desc);
+
+-- What a refresh was built from, so that the next one can tell whether anything changed.
+alter table soleflip_bi.refresh_log add column if not exists source_snapshot text;
+alter table soleflip_bi.refresh_log add column if not exists cleaned_hash text;
+alter table soleflip_bi.refresh_log add column if not exists reference_checksum text;

@@ -4,7 +4,8 @@
 * definition hash changed    -> build the new one under a temporary name and swap it in
                                 inside one transaction (grants are carried over);
 * populated, unique index    -> ``REFRESH ... CONCURRENTLY`` (readers keep reading);
-* otherwise                  -> plain ``REFRESH``.
+* otherwise                  -> plain ``REFRESH``;
+* nothing it reads changed   -> skipped: no work in PostgreSQL (``views/unchanged.py``).
 
 Every path runs in one transaction behind a per-view advisory lock, so two refreshes of a
 view never overlap and a failure (timeout, killed backend, bad SQL) rolls back to the
@@ -23,12 +24,14 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
+from soleflip_bi.views.unchanged import current_baseline, unchanged_since_last_refresh
 
 COMMENT_PREFIX = "soleflip_bi definition "
 BUILD_SUFFIX = "__build"
 
 
 class RefreshMode(StrEnum):
+    SKIPPED = "skipped"  # nothing the view reads changed: no work at all
     CREATE = "create"
     REBUILD = "rebuild"
     CONCURRENT = "concurrent"
@@ -115,6 +118,11 @@ def materialize_view(
         )
         conn.execute("select set_config('soleflip_bi.started_at', now()::text, true)")
         mode = choose_mode(spec, read_state(conn, spec.name))
+        baseline = current_baseline(conn)
+        if mode is RefreshMode.CONCURRENT and unchanged_since_last_refresh(
+            conn, spec.name, spec.definition_hash, baseline
+        ):
+            return _skipped(conn, spec, time.perf_counter() - started)
         if mode is RefreshMode.CREATE:
             _build(conn, spec, spec.name)
         elif mode is RefreshMode.REBUILD:
@@ -129,11 +137,20 @@ def materialize_view(
         conn.execute(
             """
             insert into soleflip_bi.refresh_log
-                (view_name, mode, definition_hash, started_at, finished_at, row_count)
+                (view_name, mode, definition_hash, started_at, finished_at, row_count,
+                 source_snapshot, cleaned_hash, reference_checksum)
             values (%s, %s, %s, current_setting('soleflip_bi.started_at')::timestamptz,
-                    clock_timestamp(), %s)
+                    clock_timestamp(), %s, %s, %s, %s)
             """,
-            (spec.name, mode.value, spec.definition_hash, row_count),
+            (
+                spec.name,
+                mode.value,
+                spec.definition_hash,
+                row_count,
+                baseline.source_snapshot,
+                baseline.cleaned_hash,
+                baseline.reference_checksum,
+            ),
         )
         if inspect is not None:
             inspection = inspect(conn)
@@ -172,6 +189,26 @@ def view_columns(conn: psycopg.Connection, name: str) -> tuple[tuple[str, str], 
 
 
 # -- internals ---------------------------------------------------------------------
+
+
+def _skipped(conn: psycopg.Connection, spec: ViewSpec, seconds: float) -> RefreshResult:
+    """The result of a refresh that had nothing to do (figures from the last real one)."""
+    row_count = conn.execute(
+        "select row_count from soleflip_bi.refresh_log where view_name = %s "
+        "order by id desc limit 1",
+        (spec.name,),
+    ).fetchone()[0]
+    state = read_state(conn, spec.name)
+    return RefreshResult(
+        view=spec.name,
+        mode=RefreshMode.SKIPPED,
+        seconds=seconds,
+        row_count=int(row_count),
+        size_bytes=_size_bytes(conn, spec.name),
+        definition_hash=spec.definition_hash,
+        indexes=state.indexes,
+        columns=view_columns(conn, spec.name),
+    )
 
 
 def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:

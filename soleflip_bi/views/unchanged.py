@@ -1,0 +1,81 @@
+"""Whether a refresh can be skipped because nothing the view reads has changed.
+
+A refresh records the PostgreSQL snapshot it read (REPEATABLE READ), the cleaned layer's
+hash and a checksum of the reference tables. The next refresh is skipped, doing no work in
+PostgreSQL, when the change log (statement triggers on every source table, installed with
+change capture) holds no change invisible to that snapshot, the definitions and reference
+data are the same, and it is still the same day (ages such as days_in_stock move daily).
+Without change capture installed, nothing is ever skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+# A baseline older than this is not trusted: the change log keeps two days (see
+# automation/change_capture.prune_changes), so this leaves a wide margin.
+SKIP_HORIZON = "20 hours"
+
+REFERENCE_CHECKSUM = """
+select md5(concat_ws('|',
+    (select string_agg(t::text, ',' order by t::text) from analytics.currency_rate t),
+    (select string_agg(t::text, ',' order by t::text) from analytics.order_status t),
+    (select string_agg(t::text, ',' order by t::text) from analytics.stock_status t),
+    (select string_agg(t::text, ',' order by t::text) from analytics.classification_threshold t),
+    (select string_agg(t::text, ',' order by t::text) from analytics.reporting_setting t)))
+"""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the current refresh reads; stored with it in soleflip_bi.refresh_log."""
+
+    source_snapshot: str
+    cleaned_hash: str | None
+    reference_checksum: str
+
+
+def current_baseline(conn: psycopg.Connection) -> Baseline:
+    snapshot, cleaned = conn.execute(
+        "select pg_current_snapshot()::text, (select value from analytics.reporting_setting "
+        "where name = 'cleaned_layer_hash')"
+    ).fetchone()
+    checksum = conn.execute(REFERENCE_CHECKSUM).fetchone()[0]
+    return Baseline(snapshot, cleaned, checksum)
+
+
+def unchanged_since_last_refresh(
+    conn: psycopg.Connection, view_name: str, definition_hash: str, now: Baseline
+) -> bool:
+    if not _change_log_installed(conn):
+        return False
+    last = conn.execute(
+        f"""
+        select source_snapshot, cleaned_hash, reference_checksum
+        from soleflip_bi.refresh_log
+        where view_name = %s and definition_hash = %s and source_snapshot is not null
+          and finished_at::date = current_date and finished_at > now() - interval '{SKIP_HORIZON}'
+        order by id desc limit 1
+        """,
+        (view_name, definition_hash),
+    ).fetchone()
+    if last is None or (last[1], last[2]) != (now.cleaned_hash, now.reference_checksum):
+        return False
+    changed = conn.execute(
+        """
+        select exists (
+            select from soleflip_bi.source_change
+            where xid >= pg_snapshot_xmin(%(s)s::pg_snapshot)
+              and not pg_visible_in_snapshot(xid, %(s)s::pg_snapshot))
+        """,
+        {"s": last[0]},
+    ).fetchone()[0]
+    return not changed
+
+
+def _change_log_installed(conn: psycopg.Connection) -> bool:
+    return bool(
+        conn.execute("select to_regclass('soleflip_bi.source_change') is not null").fetchone()[0]
+    )
