@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -39,22 +40,33 @@ def _drop_database(name: str) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def session_token() -> str:
-    return uuid.uuid4().hex[:8]
-
-
-@pytest.fixture(scope="session")
-def demo_database_url(session_token: str) -> Iterator[str]:
-    """A database with the source schema and the default demo data set."""
-    name = f"soleflip_test_{session_token}"
+@contextmanager
+def demo_database(orders: int = DEMO_ORDERS, seed: int = DEMO_SEED) -> Iterator[str]:
+    """A database of its own with the source schema, demo data and change capture."""
+    name = f"soleflip_demo_{uuid.uuid4().hex[:8]}"
     url = _create_database(name)
     with psycopg.connect(url) as conn:
-        load_demo(conn, orders=DEMO_ORDERS, seed=DEMO_SEED)
+        load_demo(conn, orders=orders, seed=seed)
         install_change_capture(conn)
         record_reload(conn)
-    yield url
-    _drop_database(name)
+    try:
+        yield url
+    finally:
+        _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def demo_database_url() -> Iterator[str]:
+    """The default demo data set, shared by the tests that only read it."""
+    with demo_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_demo_database_url() -> Iterator[str]:
+    """The default demo data set for one test module that changes it."""
+    with demo_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -185,20 +185,20 @@ REQUIRED_COLUMNS: dict[str, set[str]] = {
 
 
 @pytest.fixture(scope="module")
-def materialized(demo_database_url: str) -> dg.ExecuteInProcessResult:
+def materialized(module_demo_database_url: str) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
         [cleaned_layer, *VIEW_ASSETS],
-        resources={"postgres": PostgresResource(database_url=demo_database_url)},
+        resources={"postgres": PostgresResource(database_url=module_demo_database_url)},
     )
     assert result.success
     return result
 
 
 def test_every_view_has_rows_and_every_specified_column(
-    materialized: dg.ExecuteInProcessResult, demo_database_url: str
+    materialized: dg.ExecuteInProcessResult, module_demo_database_url: str
 ) -> None:
     assert set(REQUIRED_COLUMNS) == {spec.name for spec in VIEWS}
-    with psycopg.connect(demo_database_url) as conn:
+    with psycopg.connect(module_demo_database_url) as conn:
         for spec in VIEWS:
             columns = {
                 row[0]
@@ -214,8 +214,8 @@ def test_every_view_has_rows_and_every_specified_column(
             assert rows > 0, spec.name
 
 
-def test_named_indexes_exist(materialized, demo_database_url: str) -> None:
-    with psycopg.connect(demo_database_url) as conn:
+def test_named_indexes_exist(materialized, module_demo_database_url: str) -> None:
+    with psycopg.connect(module_demo_database_url) as conn:
         present = {
             row[0]
             for row in conn.execute(
@@ -278,19 +278,19 @@ def _refresh_exec(url: str) -> str:
 
 
 def test_unchanged_sources_mean_no_refresh_and_a_change_a_concurrent_one(
-    materialized, demo_database_url
+    materialized, module_demo_database_url
 ) -> None:
-    assert _refresh_exec(demo_database_url) == "skipped"
-    assert _refresh_exec(demo_database_url) == "skipped"
-    with psycopg.connect(demo_database_url) as conn:
+    assert _refresh_exec(module_demo_database_url) == "skipped"
+    assert _refresh_exec(module_demo_database_url) == "skipped"
+    with psycopg.connect(module_demo_database_url) as conn:
         conn.execute("update catalog.brand set segment = segment where name = 'Nike'")
-    assert _refresh_exec(demo_database_url) == "concurrent"  # a dimension changed
-    with psycopg.connect(demo_database_url) as conn:
+    assert _refresh_exec(module_demo_database_url) == "concurrent"  # a dimension changed
+    with psycopg.connect(module_demo_database_url) as conn:
         conn.execute("update analytics.currency_rate set rate_to_reporting = rate_to_reporting")
-    assert _refresh_exec(demo_database_url) == "skipped"  # same reference data
-    with psycopg.connect(demo_database_url) as conn:
+    assert _refresh_exec(module_demo_database_url) == "skipped"  # same reference data
+    with psycopg.connect(module_demo_database_url) as conn:
         conn.execute(
             'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
             "values (gen_random_uuid(), 'completed', 'EUR', 10, now())"
         )
-    assert _refresh_exec(demo_database_url) == "concurrent"
+    assert _refresh_exec(module_demo_database_url) == "concurrent"

@@ -87,7 +87,7 @@ def prune_changes(conn: psycopg.Connection, source: Source, seen: str) -> int:
     """Delete change rows this sensor has seen and that are older than the retention.
 
     The retention outlives the window in which a view refresh may compare against an old
-    baseline (``views/unchanged.SKIP_HORIZON``), so pruning never hides a change from it.
+    baseline (``bookkeeping/baseline.SKIP_HORIZON``), so pruning never hides a change from it.
     """
     with conn.transaction():
         cur = conn.execute(

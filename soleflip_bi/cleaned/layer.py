@@ -1,8 +1,9 @@
-"""Apply the cleaned layer: reference data and the plain views every gold view reads."""
+"""Apply the cleaned layer: reference data, the checked views and the stored facts."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from importlib import resources
 
 import psycopg
@@ -29,14 +30,73 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
     """Create or replace the cleaned layer in one transaction (idempotent)."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtextextended('soleflip_bi:cleaned', 0))")
-        for _name, text in cleaned_sql_files():
+        for name, text in cleaned_sql_files():
+            if name.startswith("03"):
+                _drop_outdated_facts_table(conn)
             conn.execute(text)
+        _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "
             "('timezone', %s), ('cleaned_layer_hash', %s) "
             "on conflict (name) do update set value = excluded.value",
             (settings.shop_timezone(), cleaned_layer_hash()),
         )
+
+
+def _install_change_capture_if_allowed(conn: psycopg.Connection) -> None:
+    """Install the change log triggers when our role owns the source tables.
+
+    Skipping unchanged refreshes and the sensors rely on them; a role that does not own
+    the sources gets a warning and a DBA runs `soleflip-bi db install-change-capture`.
+    """
+    from soleflip_bi.automation.change_capture import (
+        change_capture_installed,
+        install_change_capture,
+    )
+
+    if change_capture_installed(conn):
+        return
+    try:
+        install_change_capture(conn)
+    except psycopg.errors.InsufficientPrivilege:
+        logging.getLogger(__name__).warning(
+            "change capture is not installed and this role may not install it: every "
+            "refresh does full work; run `soleflip-bi db install-change-capture` as owner"
+        )
+
+
+def _drop_outdated_facts_table(conn: psycopg.Connection) -> None:
+    """Drop analytics.order_facts when it is no longer a table of the current columns.
+
+    Its columns follow order_facts_live; when they change, the table (and the gold views
+    built on it, which their next refresh recreates) must go. Columns only change with a
+    release, never during normal operation.
+    """
+    kind = conn.execute(
+        "select relkind from pg_class where oid = to_regclass('analytics.order_facts')"
+    ).fetchone()
+    if kind is None:
+        return
+    if kind[0] == "v":  # the facts were a plain view before they were stored
+        conn.execute("drop view analytics.order_facts cascade")
+        return
+    live = conn.execute("select to_regclass('analytics.order_facts_live') is not null").fetchone()[
+        0
+    ]
+    if not live:
+        return
+    same = conn.execute(
+        """
+        select array(select (attname, atttypid) from pg_attribute
+                     where attrelid = 'analytics.order_facts'::regclass and attnum > 0
+                       and not attisdropped order by attnum)::text
+             = array(select (attname, atttypid) from pg_attribute
+                     where attrelid = 'analytics.order_facts_live'::regclass and attnum > 0
+                       and not attisdropped order by attnum)::text
+        """
+    ).fetchone()[0]
+    if not same:
+        conn.execute("drop table analytics.order_facts cascade")
 
 
 def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:

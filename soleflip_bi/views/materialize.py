@@ -5,7 +5,7 @@
                                 inside one transaction (grants are carried over);
 * populated, unique index    -> ``REFRESH ... CONCURRENTLY`` (readers keep reading);
 * otherwise                  -> plain ``REFRESH``;
-* nothing it reads changed   -> skipped: no work in PostgreSQL (``views/unchanged.py``).
+* nothing it reads changed   -> skipped: no work in PostgreSQL (``bookkeeping/baseline.py``).
 
 Every path runs in one transaction behind a per-view advisory lock, so two refreshes of a
 view never overlap and a failure (timeout, killed backend, bad SQL) rolls back to the
@@ -18,13 +18,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from importlib import resources
 
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.bookkeeping.baseline import (
+    current_baseline,
+    ensure_bookkeeping,
+    last_snapshot,
+    record_refresh,
+    unchanged_since_last_refresh,
+)
+from soleflip_bi.bookkeeping.locks import lock_exclusively, lock_key, reading_facts
+from soleflip_bi.cleaned.facts import FACTS_NAME, refresh_order_facts
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
-from soleflip_bi.views.unchanged import current_baseline, unchanged_since_last_refresh
 
 COMMENT_PREFIX = "soleflip_bi definition "
 BUILD_SUFFIX = "__build"
@@ -61,10 +68,6 @@ class RefreshResult:
 
 def qualified(name: str) -> sql.Identifier:
     return sql.Identifier(ANALYTICS_SCHEMA, name)
-
-
-def ensure_bookkeeping(conn: psycopg.Connection) -> None:
-    conn.execute(resources.files("soleflip_bi.views").joinpath("bookkeeping.sql").read_text())
 
 
 def read_state(conn: psycopg.Connection, name: str) -> ViewState:
@@ -110,50 +113,23 @@ def materialize_view(
     ensure_bookkeeping(conn)
     conn.commit()
     started = time.perf_counter()
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    inspection = None
-    with conn.transaction():
-        conn.execute(
-            "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"soleflip_bi:{spec.name}",)
-        )
-        conn.execute("select set_config('soleflip_bi.started_at', now()::text, true)")
-        mode = choose_mode(spec, read_state(conn, spec.name))
-        baseline = current_baseline(conn)
-        if mode is RefreshMode.CONCURRENT and unchanged_since_last_refresh(
-            conn, spec.name, spec.definition_hash, baseline
-        ):
-            return _skipped(conn, spec, time.perf_counter() - started)
-        if mode is RefreshMode.CREATE:
-            _build(conn, spec, spec.name)
-        elif mode is RefreshMode.REBUILD:
-            _swap(conn, spec)
-        elif mode is RefreshMode.CONCURRENT:
-            conn.execute(
-                sql.SQL("refresh materialized view concurrently {}").format(qualified(spec.name))
-            )
-        else:
-            conn.execute(sql.SQL("refresh materialized view {}").format(qualified(spec.name)))
-        row_count = _row_count(conn, spec.name)
-        conn.execute(
-            """
-            insert into soleflip_bi.refresh_log
-                (view_name, mode, definition_hash, started_at, finished_at, row_count,
-                 source_snapshot, cleaned_hash, reference_checksum)
-            values (%s, %s, %s, current_setting('soleflip_bi.started_at')::timestamptz,
-                    clock_timestamp(), %s, %s, %s, %s)
-            """,
-            (
-                spec.name,
-                mode.value,
-                spec.definition_hash,
-                row_count,
-                baseline.source_snapshot,
-                baseline.cleaned_hash,
-                baseline.reference_checksum,
-            ),
-        )
-        if inspect is not None:
-            inspection = inspect(conn)
+    refresh_order_facts(conn)
+    with reading_facts(conn):
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            lock_exclusively(conn, lock_key(spec.name))
+            mode = choose_mode(spec, read_state(conn, spec.name))
+            # The stored facts are as old as their last rebuild: that is what this view
+            # reads, so that is the baseline it records.
+            baseline = current_baseline(conn, last_snapshot(conn, FACTS_NAME))
+            if mode is RefreshMode.CONCURRENT and unchanged_since_last_refresh(
+                conn, spec.name, spec.definition_hash, baseline
+            ):
+                return _skipped(conn, spec, time.perf_counter() - started)
+            _apply(conn, spec, mode)
+            row_count = _row_count(conn, spec.name)
+            record_refresh(conn, spec.name, mode.value, spec.definition_hash, row_count, baseline)
+            inspection = inspect(conn) if inspect is not None else None
     return RefreshResult(
         view=spec.name,
         mode=mode,
@@ -189,6 +165,19 @@ def view_columns(conn: psycopg.Connection, name: str) -> tuple[tuple[str, str], 
 
 
 # -- internals ---------------------------------------------------------------------
+
+
+def _apply(conn: psycopg.Connection, spec: ViewSpec, mode: RefreshMode) -> None:
+    if mode is RefreshMode.CREATE:
+        _build(conn, spec, spec.name)
+    elif mode is RefreshMode.REBUILD:
+        _swap(conn, spec)
+    elif mode is RefreshMode.CONCURRENT:
+        conn.execute(
+            sql.SQL("refresh materialized view concurrently {}").format(qualified(spec.name))
+        )
+    else:
+        conn.execute(sql.SQL("refresh materialized view {}").format(qualified(spec.name)))
 
 
 def _skipped(conn: psycopg.Connection, spec: ViewSpec, seconds: float) -> RefreshResult:

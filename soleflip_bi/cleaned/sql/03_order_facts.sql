@@ -4,7 +4,7 @@
 -- shipping count as 0; net proceeds default to revenue - fees - shipping.
 -- profit = net proceeds - the stock item's net purchase price (0 when unknown);
 -- roi    = profit / purchase price * 100, only when the purchase price is known and > 0.
--- Orders that cannot be trusted carry a reject_reason and are excluded from order_facts.
+-- Orders that cannot be trusted carry a reject_reason and are excluded from the facts.
 create or replace view analytics.order_checked as
 with settings as (
     select (select value from analytics.reporting_setting where name = 'timezone') as timezone
@@ -58,7 +58,7 @@ left join analytics.currency_rate r on r.currency_code = upper(btrim(o.currency_
 left join analytics.stock_facts st on st.inventory_id = o.inventory_item_id
 left join platform.marketplace m on m.id = o.platform_id;
 
-create or replace view analytics.order_facts as
+create or replace view analytics.order_facts_live as
 select order_id, stockx_order_number, inventory_id, product_id, product_name, sku, brand_id,
        category_id, category_name, supplier_id, platform_id, platform_name, platform_slug,
        status, currency_code, sold_at, sale_date,
@@ -71,3 +71,9 @@ select order_id, stockx_order_number, inventory_id, product_id, product_name, sk
        purchase_price, country, city, payout_received, payout_days, updated_at
 from analytics.order_checked
 where is_sale and reject_reason is null;
+
+-- The facts every gold view aggregates, stored once per change instead of being computed
+-- again by each of the ten views. Rebuilt from order_facts_live by the project
+-- (cleaned/facts.py) only when a source changed since the last rebuild.
+create table if not exists analytics.order_facts as
+select * from analytics.order_facts_live with no data;

@@ -11,6 +11,7 @@ Without change capture installed, nothing is ever skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 import psycopg
 
@@ -37,13 +38,57 @@ class Baseline:
     reference_checksum: str
 
 
-def current_baseline(conn: psycopg.Connection) -> Baseline:
-    snapshot, cleaned = conn.execute(
+def current_baseline(conn: psycopg.Connection, snapshot: str | None = None) -> Baseline:
+    """The baseline of what this transaction reads; ``snapshot`` overrides the snapshot
+    when the data read is older than the transaction (the stored facts)."""
+    current, cleaned = conn.execute(
         "select pg_current_snapshot()::text, (select value from analytics.reporting_setting "
         "where name = 'cleaned_layer_hash')"
     ).fetchone()
     checksum = conn.execute(REFERENCE_CHECKSUM).fetchone()[0]
-    return Baseline(snapshot, cleaned, checksum)
+    return Baseline(snapshot or current, cleaned, checksum)
+
+
+def last_snapshot(conn: psycopg.Connection, name: str) -> str | None:
+    """The source snapshot of the last recorded rebuild of ``name``."""
+    row = conn.execute(
+        "select source_snapshot from soleflip_bi.refresh_log where view_name = %s "
+        "and mode <> 'skipped' order by id desc limit 1",
+        (name,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def ensure_bookkeeping(conn: psycopg.Connection) -> None:
+    text = resources.files("soleflip_bi.bookkeeping").joinpath("bookkeeping.sql").read_text()
+    conn.execute(text)
+
+
+def record_refresh(
+    conn: psycopg.Connection,
+    name: str,
+    mode: str,
+    definition_hash: str,
+    row_count: int,
+    baseline: Baseline,
+) -> None:
+    conn.execute(
+        """
+        insert into soleflip_bi.refresh_log
+            (view_name, mode, definition_hash, started_at, finished_at, row_count,
+             source_snapshot, cleaned_hash, reference_checksum)
+        values (%s, %s, %s, now(), clock_timestamp(), %s, %s, %s, %s)
+        """,
+        (
+            name,
+            mode,
+            definition_hash,
+            row_count,
+            baseline.source_snapshot,
+            baseline.cleaned_hash,
+            baseline.reference_checksum,
+        ),
+    )
 
 
 def unchanged_since_last_refresh(

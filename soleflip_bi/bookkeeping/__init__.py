@@ -1,0 +1,1 @@
+"""What the project records about its own work: refresh log, baselines, locks."""
