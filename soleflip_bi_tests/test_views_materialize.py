@@ -234,7 +234,7 @@ def test_materialization_metadata(materialized: dg.ExecuteInProcessResult) -> No
         assert meta["dagster/row_count"].value > 0
         assert meta["dagster/table_name"].value == f"analytics.{spec.name}"
         assert meta["size_bytes"].value > 0
-        assert meta["refresh_mode"].value in {"create", "concurrent", "rebuild", "plain"}
+        assert meta["refresh_mode"].value in {"create", "concurrent", "swap", "rebuild", "plain"}
         assert meta["duration_seconds"].value >= 0
         assert spec.unique_index.name in meta["indexes"].value
         assert meta["definition_hash"].value == spec.definition_hash

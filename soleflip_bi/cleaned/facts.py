@@ -16,6 +16,7 @@ from soleflip_bi.bookkeeping.baseline import (
     unchanged_since_last_refresh,
 )
 from soleflip_bi.bookkeeping.locks import FACTS_LOCK, lock_exclusively
+from soleflip_bi.database.tuning import apply_refresh_settings
 
 FACTS_NAME = "order_facts"
 
@@ -27,6 +28,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> bool:
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     with conn.transaction():
         lock_exclusively(conn, FACTS_LOCK)
+        apply_refresh_settings(conn)
         baseline = current_baseline(conn)
         if not force and unchanged_since_last_refresh(
             conn, FACTS_NAME, baseline.cleaned_hash or "", baseline

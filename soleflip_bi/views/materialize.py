@@ -31,10 +31,13 @@ from soleflip_bi.bookkeeping.baseline import (
 )
 from soleflip_bi.bookkeeping.locks import lock_exclusively, lock_key, reading_facts
 from soleflip_bi.cleaned.facts import FACTS_NAME, refresh_order_facts
+from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
 
 COMMENT_PREFIX = "soleflip_bi definition "
 BUILD_SUFFIX = "__build"
+# How long the final swap may wait for readers; on timeout the refresh is retried later.
+SWAP_LOCK_TIMEOUT = "3s"
 
 
 class RefreshMode(StrEnum):
@@ -42,6 +45,7 @@ class RefreshMode(StrEnum):
     CREATE = "create"
     REBUILD = "rebuild"
     CONCURRENT = "concurrent"
+    SWAP = "swap"  # same definition, rebuilt beside the old one (ViewSpec.swap_refresh)
     PLAIN = "plain"
 
 
@@ -96,7 +100,9 @@ def choose_mode(spec: ViewSpec, state: ViewState) -> RefreshMode:
     expected_indexes = {index.name for index in spec.indexes}
     if state.definition_hash != spec.definition_hash or not expected_indexes <= set(state.indexes):
         return RefreshMode.REBUILD
-    return RefreshMode.CONCURRENT if state.populated else RefreshMode.PLAIN
+    if not state.populated:
+        return RefreshMode.PLAIN
+    return RefreshMode.SWAP if spec.swap_refresh else RefreshMode.CONCURRENT
 
 
 def materialize_view(
@@ -118,11 +124,12 @@ def materialize_view(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
             lock_exclusively(conn, lock_key(spec.name))
+            apply_refresh_settings(conn)
             mode = choose_mode(spec, read_state(conn, spec.name))
             # The stored facts are as old as their last rebuild: that is what this view
             # reads, so that is the baseline it records.
             baseline = current_baseline(conn, last_snapshot(conn, FACTS_NAME))
-            if mode is RefreshMode.CONCURRENT and unchanged_since_last_refresh(
+            if mode in (RefreshMode.CONCURRENT, RefreshMode.SWAP) and unchanged_since_last_refresh(
                 conn, spec.name, spec.definition_hash, baseline
             ):
                 return _skipped(conn, spec, time.perf_counter() - started)
@@ -170,7 +177,7 @@ def view_columns(conn: psycopg.Connection, name: str) -> tuple[tuple[str, str], 
 def _apply(conn: psycopg.Connection, spec: ViewSpec, mode: RefreshMode) -> None:
     if mode is RefreshMode.CREATE:
         _build(conn, spec, spec.name)
-    elif mode is RefreshMode.REBUILD:
+    elif mode in (RefreshMode.REBUILD, RefreshMode.SWAP):
         _swap(conn, spec)
     elif mode is RefreshMode.CONCURRENT:
         conn.execute(
@@ -229,6 +236,8 @@ def _swap(conn: psycopg.Connection, spec: ViewSpec) -> None:
     conn.execute(sql.SQL("drop materialized view if exists {}").format(qualified(build)))
     _build(conn, spec, build)
     grants = _grants(conn, spec.name)
+    # Readers queue behind the exclusive lock the swap needs: never keep them waiting long.
+    conn.execute("select set_config('lock_timeout', %s, true)", (SWAP_LOCK_TIMEOUT,))
     conn.execute(sql.SQL("drop materialized view {}").format(qualified(spec.name)))
     conn.execute(
         sql.SQL("alter materialized view {} rename to {}").format(

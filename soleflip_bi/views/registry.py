@@ -55,6 +55,10 @@ class ViewSpec:
     revenue_column: str | None = "total_revenue"
     # Columns holding percentages of a whole: each within 0..100, together summing to 100.
     share_columns: tuple[str, ...] = ()
+    # Refresh by building a new copy and swapping it in (readers wait only for the rename)
+    # instead of REFRESH CONCURRENTLY, whose row-by-row diff costs about three times a
+    # build for a view of a million rows that mostly changes daily (days_in_stock).
+    swap_refresh: bool = False
 
     @property
     def sql(self) -> str:
@@ -125,6 +129,7 @@ VIEWS: tuple[ViewSpec, ...] = (
             Index("idx_inv_status_aging", ("days_in_stock",), descending=True),
         ),
         revenue_column=None,  # revenue per stock item: orders without one are not here
+        swap_refresh=True,
     ),
     ViewSpec(
         name="metabase_product_performance",
