@@ -1,0 +1,89 @@
+"""Order committed -> visible in metabase_executive_metrics, through the running daemon."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from soleflip_bi import settings
+from soleflip_bi.database.embedded import default_server
+
+BIN = Path(sys.executable).parent
+
+
+def _orders_in_view(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select coalesce(sum(total_orders), 0) from analytics.metabase_executive_metrics"
+        ).fetchone()[0]
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def order_to_view_latencies(url: str, samples: int = 5, timeout: float = 300) -> list[float]:
+    """Start dagster-daemon on a temporary instance and time ``samples`` orders."""
+    token = uuid.uuid4().hex[:8]
+    home = settings.PROJECT_ROOT / f".tmp_dagster_home_bench_{token}"
+    home.mkdir()
+    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    server = default_server()
+    storage = f"dagster_bench_{token}"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_POSTGRES_URL": server.create_database(storage),
+        "SOLEFLIP_DATABASE_URL": url,
+    }
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=settings.PROJECT_ROOT,
+        env=env,
+        stdout=(home / "daemon.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    latencies = []
+    try:
+        # let the first ticks catch up with the load and settle
+        before = _orders_in_view(url)
+        _wait(lambda: False, 20)
+        for _ in range(samples):
+            before = _orders_in_view(url)
+            with psycopg.connect(url) as conn:
+                conn.execute(
+                    'insert into sales."order" (id, status, currency_code, gross_sale, sold_at)'
+                    " values (gen_random_uuid(), 'completed', 'EUR', 99, now())"
+                )
+            committed = time.monotonic()
+            if not _wait(lambda b=before: _orders_in_view(url) > b, timeout):
+                break
+            latencies.append(time.monotonic() - committed)
+            time.sleep(3)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
+        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(storage))
+            )
+    return latencies
+
+
+def p50(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None

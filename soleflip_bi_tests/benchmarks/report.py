@@ -1,0 +1,176 @@
+"""Turn benchmark figures into tables, a chart and docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from soleflip_bi.views.registry import VIEWS
+from soleflip_bi_tests.benchmarks.end_to_end import p50
+from soleflip_bi_tests.benchmarks.measure import SizeFigures
+
+
+def _s(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def view_table(fig: SizeFigures, new_orders: int) -> str:
+    lines = [
+        f"| view | create s | plain s | concurrent s (no change) | project s (no change) "
+        f"| concurrent s (+{new_orders:,} orders) | project s (+{new_orders:,} orders) "
+        f"| rows | size MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    totals = [0.0] * 6
+    for spec in VIEWS:
+        v = fig.views[spec.name]
+        values = [
+            v.create,
+            v.plain,
+            v.concurrent_unchanged,
+            v.project_unchanged,
+            v.concurrent_after_orders,
+            v.project_after_orders,
+        ]
+        totals = [t + x for t, x in zip(totals, values, strict=True)]
+        lines.append(
+            f"| {spec.name} | {_s(v.create)} | {_s(v.plain)} | {_s(v.concurrent_unchanged)} "
+            f"| {_s(v.project_unchanged)} ({v.project_unchanged_mode}) "
+            f"| {_s(v.concurrent_after_orders)} "
+            f"| {_s(v.project_after_orders)} ({v.project_after_orders_mode}) "
+            f"| {v.rows:,} | {v.size_bytes / 1e6:.1f} |"
+        )
+    lines.append(
+        f"| stored order facts | {_s(fig.facts_rebuild)} | | | 0.00 (skipped) "
+        f"| | {_s(fig.facts_after_orders)} | | |"
+    )
+    grand = [
+        totals[0] + fig.facts_rebuild,
+        totals[1] + fig.facts_rebuild,
+        totals[2] + fig.facts_rebuild,
+        totals[3],
+        totals[4] + fig.facts_after_orders,
+        totals[5] + fig.facts_after_orders,
+    ]
+    lines.append(
+        "| **total (with facts)** | " + " | ".join(f"**{_s(t)}**" for t in grand) + " | | |"
+    )
+    return "\n".join(lines)
+
+
+def card_table(fig: SizeFigures) -> str:
+    lines = ["| card | p50 ms | p95 ms |", "|---|---:|---:|"]
+    for key, (median, p95) in fig.cards.items():
+        lines.append(f"| {key} | {median:.1f} | {p95:.1f} |")
+    worst = max(p95 for _, p95 in fig.cards.values())
+    lines.append(f"| **worst p95** | | **{worst:.1f}** |")
+    return "\n".join(lines)
+
+
+def summary_table(results: list[SizeFigures]) -> str:
+    lines = [
+        "| orders | load s | all views, project's mode s | all views concurrent s "
+        "| orders-sensor views after +1,000 orders, PG s | no-change tick, PG s "
+        "| worst card p95 ms | order -> view p50 s | change capture cost per write µs |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for fig in results:
+        project = fig.facts_after_orders + sum(v.project_after_orders for v in fig.views.values())
+        concurrent = fig.facts_rebuild + sum(v.concurrent_unchanged for v in fig.views.values())
+        idle = sum(v.project_unchanged for v in fig.views.values())
+        worst = max(p95 for _, p95 in fig.cards.values())
+        latency = p50(fig.end_to_end)
+        lines.append(
+            f"| {fig.orders:,} | {fig.load_seconds:.1f} | {project:.2f} | {concurrent:.2f} "
+            f"| {fig.orders_sensor_pg_seconds:.2f} | {idle:.3f} | {worst:.1f} "
+            f"| {'n/a' if latency is None else f'{latency:.1f}'} "
+            f"| {'n/a' if fig.write_cost_us is None else f'{fig.write_cost_us:.0f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def chart(results: list[SizeFigures], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    orders = [f.orders for f in results]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    series = {
+        "all views, plain": [
+            f.facts_rebuild + sum(v.plain for v in f.views.values()) for f in results
+        ],
+        "all views, concurrent": [
+            f.facts_rebuild + sum(v.concurrent_unchanged for v in f.views.values()) for f in results
+        ],
+        "all views, project (+1,000 orders)": [
+            f.facts_after_orders + sum(v.project_after_orders for v in f.views.values())
+            for f in results
+        ],
+        "orders-sensor views (+1,000 orders)": [f.orders_sensor_pg_seconds for f in results],
+    }
+    for label, values in series.items():
+        ax.plot(orders, values, marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("orders")
+    ax.set_ylabel("seconds of PostgreSQL time")
+    ax.set_title("soleflip-bi refresh time against orders")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def write_report(
+    results: list[SizeFigures],
+    output: Path,
+    *,
+    command: str,
+    machine: str,
+    server_settings: Mapping[str, str],
+    refresh_settings: Mapping[str, str],
+    new_orders: int,
+) -> str:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    chart_path = output.with_name("benchmark_refresh.png")
+    chart(results, chart_path)
+    sections = [
+        "# Benchmarks",
+        "",
+        f"Reproduce with `{command}` (the embedded PostgreSQL; each size in a fresh database).",
+        "",
+        f"Machine: {machine}.",
+        "",
+        "Server settings of the embedded server: "
+        + ", ".join(f"`{k}={v}`" for k, v in server_settings.items())
+        + ".",
+        "",
+        "Session settings of refresh transactions: "
+        + ", ".join(f"`{k}={v}`" for k, v in refresh_settings.items())
+        + ".",
+        "",
+        "## Summary",
+        "",
+        summary_table(results),
+        "",
+        f"![refresh time against orders]({chart_path.name})",
+        "",
+    ]
+    for fig in results:
+        sections += [
+            f"## {fig.orders:,} orders",
+            "",
+            view_table(fig, new_orders),
+            "",
+            "Dashboard card queries (no filters set):",
+            "",
+            card_table(fig),
+            "",
+            "Order committed -> visible in metabase_executive_metrics through the running "
+            f"sensor (s): {', '.join(f'{x:.1f}' for x in fig.end_to_end) or 'not measured'}.",
+            "",
+        ]
+    text = "\n".join(sections)
+    output.write_text(text)
+    return text
