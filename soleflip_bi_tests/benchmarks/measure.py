@@ -124,24 +124,40 @@ def measure_cards(conn: psycopg.Connection, figures: SizeFigures, samples: int) 
             figures.cards[dashboard.card_key(card)] = (statistics.median(times), p95)
 
 
-def measure_write_cost(conn: psycopg.Connection, figures: SizeFigures, writes: int = 2000) -> None:
-    """Per-statement cost of change capture: single-row order inserts with and without it."""
+def measure_write_cost(conn: psycopg.Connection, figures: SizeFigures, writes: int = 3000) -> None:
+    """Per-statement cost of change capture: single-row order inserts with and without it.
+
+    Rounds alternate (with, without, with, ...) and the medians are compared, so drift of
+    the machine affects both sides alike.
+    """
 
     def insert_many() -> float:
-        started = time.perf_counter()
-        for _ in range(writes):
-            conn.execute(
-                'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
-                "values (gen_random_uuid(), 'pending', 'EUR', 1, now())"
-            )
-            conn.commit()
-        return time.perf_counter() - started
+        with conn.transaction():
+            started = time.perf_counter()
+            for _ in range(writes):
+                conn.execute(
+                    'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
+                    "values (gen_random_uuid(), 'pending', 'EUR', 1, now())"
+                )
+            elapsed = time.perf_counter() - started
+        return elapsed
 
-    with_capture = min(insert_many(), insert_many())
-    conn.execute('alter table sales."order" disable trigger soleflip_bi_orders_changed')
-    conn.commit()
-    without = min(insert_many(), insert_many())
-    conn.execute('alter table sales."order" enable trigger soleflip_bi_orders_changed')
+    def toggle(enabled: bool) -> None:
+        action = sql.SQL("enable" if enabled else "disable")
+        conn.execute(
+            sql.SQL('alter table sales."order" {} trigger soleflip_bi_orders_changed').format(
+                action
+            )
+        )
+        conn.commit()
+
+    with_capture, without = [], []
+    for _ in range(5):
+        with_capture.append(insert_many())
+        toggle(False)
+        without.append(insert_many())
+        toggle(True)
     conn.execute("delete from sales.\"order\" where status = 'pending' and gross_sale = 1")
     conn.commit()
-    figures.write_cost_us = (with_capture - without) / writes * 1e6
+    difference = statistics.median(with_capture) - statistics.median(without)
+    figures.write_cost_us = difference / writes * 1e6
