@@ -24,8 +24,3 @@ def embedded_dir() -> Path:
 def shop_timezone() -> str:
     """IANA zone of the shop: schedules fire and sale dates are cut in it."""
     return os.environ.get("SOLEFLIP_TIMEZONE", "Europe/Berlin")
-
-
-def max_concurrent_refreshes() -> int:
-    """Upper bound of view refreshes running at once across all runs."""
-    return int(os.environ.get("SOLEFLIP_MAX_CONCURRENT_REFRESHES", "2"))
