@@ -48,3 +48,58 @@ begin
     end loop;
 end
 $$;
+
+-- Which rows changed, for the incremental maintenance of the stored order facts: the ids of
+-- every inserted, updated or deleted order and stock item, written set-based once per
+-- statement from its transition tables (again append-only, no hot row).
+create table if not exists soleflip_bi.changed_row (
+    xid        xid8 not null default pg_current_xact_id(),
+    source     text not null,
+    row_id     uuid not null,
+    changed_at timestamptz not null default clock_timestamp()
+);
+create index if not exists changed_row_source_xid_idx on soleflip_bi.changed_row (source, xid);
+
+create or replace function soleflip_bi.record_changed_rows() returns trigger
+language plpgsql as $$
+begin
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into soleflip_bi.changed_row (source, row_id)
+        select tg_argv[0], id from new_rows;
+    end if;
+    if tg_op = 'DELETE' then
+        insert into soleflip_bi.changed_row (source, row_id)
+        select tg_argv[0], id from old_rows;
+    elsif tg_op = 'UPDATE' then  -- an id that changed: the old one is gone
+        insert into soleflip_bi.changed_row (source, row_id)
+        select tg_argv[0], id from old_rows except select tg_argv[0], id from new_rows;
+    end if;
+    return null;
+end
+$$;
+
+do $$
+declare
+    watched record;
+begin
+    for watched in select * from (values ('sales."order"', 'orders', 'order'),
+                                         ('inventory.stock', 'inventory', 'stock')) as w(t, s, n)
+    loop
+        execute format('drop trigger if exists soleflip_bi_%s_rows_inserted on %s', watched.n, watched.t);
+        execute format('drop trigger if exists soleflip_bi_%s_rows_updated on %s', watched.n, watched.t);
+        execute format('drop trigger if exists soleflip_bi_%s_rows_deleted on %s', watched.n, watched.t);
+        execute format('create trigger soleflip_bi_%s_rows_inserted after insert on %s '
+                       'referencing new table as new_rows for each statement '
+                       'execute function soleflip_bi.record_changed_rows(%L)',
+                       watched.n, watched.t, watched.s);
+        execute format('create trigger soleflip_bi_%s_rows_updated after update on %s '
+                       'referencing old table as old_rows new table as new_rows '
+                       'for each statement execute function soleflip_bi.record_changed_rows(%L)',
+                       watched.n, watched.t, watched.s);
+        execute format('create trigger soleflip_bi_%s_rows_deleted after delete on %s '
+                       'referencing old table as old_rows for each statement '
+                       'execute function soleflip_bi.record_changed_rows(%L)',
+                       watched.n, watched.t, watched.s);
+    end loop;
+end
+$$;

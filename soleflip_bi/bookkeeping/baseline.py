@@ -33,7 +33,7 @@ select md5(concat_ws('|',
 class Baseline:
     """What the current refresh reads; stored with it in soleflip_bi.refresh_log."""
 
-    source_snapshot: str
+    source_snapshot: str | None
     cleaned_hash: str | None
     reference_checksum: str
 
@@ -49,14 +49,20 @@ def current_baseline(conn: psycopg.Connection, snapshot: str | None = None) -> B
     return Baseline(snapshot or current, cleaned, checksum)
 
 
-def last_snapshot(conn: psycopg.Connection, name: str) -> str | None:
-    """The source snapshot of the last recorded rebuild of ``name``."""
+def last_refresh(conn: psycopg.Connection, name: str) -> Baseline | None:
+    """The baseline recorded by the last refresh of ``name``."""
     row = conn.execute(
-        "select source_snapshot from soleflip_bi.refresh_log where view_name = %s "
-        "and mode <> 'skipped' order by id desc limit 1",
+        "select source_snapshot, cleaned_hash, reference_checksum from soleflip_bi.refresh_log "
+        "where view_name = %s and mode <> 'skipped' order by id desc limit 1",
         (name,),
     ).fetchone()
-    return row[0] if row else None
+    return Baseline(*row) if row else None
+
+
+def last_snapshot(conn: psycopg.Connection, name: str) -> str | None:
+    """The source snapshot of the last recorded refresh of ``name``."""
+    last = last_refresh(conn, name)
+    return last.source_snapshot if last else None
 
 
 def ensure_bookkeeping(conn: psycopg.Connection) -> None:

@@ -77,3 +77,4 @@ where is_sale and reject_reason is null;
 -- (cleaned/facts.py) only when a source changed since the last rebuild.
 create table if not exists analytics.order_facts as
 select * from analytics.order_facts_live with no data;
+create index if not exists order_facts_order_id_idx on analytics.order_facts (order_id);
