@@ -7,6 +7,9 @@ import dagster as dg
 from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi.views.registry import ViewSpec
 
+# The run's events are in the instance (and the UI); the terminal only needs warnings.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 class RefreshFailed(RuntimeError):
     """A refresh run did not succeed (its run id tells where to look)."""
@@ -22,8 +25,12 @@ def refresh_views(
     job = dg.define_asset_job("__soleflip_bi_cli_refresh", selection=selection)
     result = (
         dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-        .get_job_def(job.name)
-        .execute_in_process(instance=instance, tags={"soleflip/trigger": "cli", **(tags or {})})
+        .resolve_job_def(job.name)
+        .execute_in_process(
+            instance=instance,
+            tags={"soleflip/trigger": "cli", **(tags or {})},
+            run_config=QUIET_CONSOLE,
+        )
     )
     return result
 
@@ -36,6 +43,8 @@ def refresh_cleaned_layer(instance: dg.DagsterInstance) -> dg.ExecuteInProcessRe
     )
     return (
         dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-        .get_job_def(job.name)
-        .execute_in_process(instance=instance, tags={"soleflip/trigger": "cli"})
+        .resolve_job_def(job.name)
+        .execute_in_process(
+            instance=instance, tags={"soleflip/trigger": "cli"}, run_config=QUIET_CONSOLE
+        )
     )

@@ -18,6 +18,8 @@ from soleflip_bi.views.materialize import drop_view, materialize_view, qualified
 from soleflip_bi.views.registry import VIEWS, Source, views_refreshed_on
 
 NEW_ORDERS = 1000
+# What an order insert fires: the statement log (sensors) and the row-id log (facts).
+CHANGE_CAPTURE_INSERT_TRIGGERS = ("soleflip_bi_orders_changed", "soleflip_bi_order_rows_inserted")
 INSERT_ORDERS = """
 insert into sales."order" (id, status, currency_code, gross_sale, platform_fee, shipping_cost,
                            inventory_item_id, platform_id, sold_at, buyer_country, buyer_city)
@@ -144,11 +146,12 @@ def measure_write_cost(conn: psycopg.Connection, figures: SizeFigures, writes: i
 
     def toggle(enabled: bool) -> None:
         action = sql.SQL("enable" if enabled else "disable")
-        conn.execute(
-            sql.SQL('alter table sales."order" {} trigger soleflip_bi_orders_changed').format(
-                action
+        for trigger in CHANGE_CAPTURE_INSERT_TRIGGERS:
+            conn.execute(
+                sql.SQL('alter table sales."order" {} trigger {}').format(
+                    action, sql.Identifier(trigger)
+                )
             )
-        )
         conn.commit()
 
     with_capture, without = [], []
