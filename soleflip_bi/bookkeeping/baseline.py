@@ -10,10 +10,12 @@ Without change capture installed, nothing is ever skipped.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 
 # A baseline older than this is not trusted: the change log keeps two days (see
 # automation/change_capture.prune_changes), so this leaves a wide margin.
@@ -66,8 +68,23 @@ def last_snapshot(conn: psycopg.Connection, name: str) -> str | None:
 
 
 def ensure_bookkeeping(conn: psycopg.Connection) -> None:
+    """Create or upgrade the bookkeeping tables, unless they are current already.
+
+    Every refresh calls this; the DDL (ALTER TABLE ... ADD COLUMN IF NOT EXISTS) takes an
+    ACCESS EXCLUSIVE lock on refresh_log even when there is nothing to do, which deadlocks
+    with concurrent refreshes inserting into it. A marker comment says it is current.
+    """
     text = resources.files("soleflip_bi.bookkeeping").joinpath("bookkeeping.sql").read_text()
+    marker = "soleflip_bi bookkeeping " + hashlib.sha256(text.encode()).hexdigest()[:16]
+    current = conn.execute(
+        "select obj_description(to_regclass('soleflip_bi.refresh_log'), 'pg_class')"
+    ).fetchone()[0]
+    if current == marker:
+        return
     conn.execute(text)
+    conn.execute(
+        sql.SQL("comment on table soleflip_bi.refresh_log is {}").format(sql.Literal(marker))
+    )
 
 
 def record_refresh(

@@ -37,6 +37,22 @@ def reading_facts(conn: psycopg.Connection) -> Iterator[None]:
             conn.commit()
 
 
-def lock_exclusively(conn: psycopg.Connection, name: str) -> None:
-    """Take the named lock until the end of the current transaction."""
-    conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+@contextmanager
+def holding(conn: psycopg.Connection, name: str) -> Iterator[None]:
+    """Hold the named lock exclusively (session-level) for the duration.
+
+    Taken *before* a REPEATABLE READ transaction begins: its snapshot is then taken after
+    the previous holder committed. Taken inside the transaction, the lock would come after
+    the snapshot, and a second refresh would work on data the first one had already
+    replaced (serialization failures in REFRESH CONCURRENTLY and the facts maintenance).
+    """
+    conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+    conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        if not conn.closed:
+            conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+            conn.commit()

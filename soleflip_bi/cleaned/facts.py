@@ -24,7 +24,7 @@ from soleflip_bi.bookkeeping.baseline import (
     record_refresh,
     unchanged_since_last_refresh,
 )
-from soleflip_bi.bookkeeping.locks import FACTS_LOCK, lock_exclusively
+from soleflip_bi.bookkeeping.locks import FACTS_LOCK, holding
 from soleflip_bi.database.tuning import apply_refresh_settings
 
 FACTS_NAME = "order_facts"
@@ -66,8 +66,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsM
     ensure_bookkeeping(conn)
     conn.commit()
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    with conn.transaction():
-        lock_exclusively(conn, FACTS_LOCK)
+    with holding(conn, FACTS_LOCK), conn.transaction():
         apply_refresh_settings(conn)
         baseline = current_baseline(conn)
         definition = baseline.cleaned_hash or ""

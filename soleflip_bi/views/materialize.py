@@ -29,7 +29,7 @@ from soleflip_bi.bookkeeping.baseline import (
     record_refresh,
     unchanged_since_last_refresh,
 )
-from soleflip_bi.bookkeeping.locks import lock_exclusively, lock_key, reading_facts
+from soleflip_bi.bookkeeping.locks import holding, lock_key, reading_facts
 from soleflip_bi.cleaned.facts import FACTS_NAME, refresh_order_facts
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
@@ -120,10 +120,9 @@ def materialize_view(
     conn.commit()
     started = time.perf_counter()
     refresh_order_facts(conn)
-    with reading_facts(conn):
+    with reading_facts(conn), holding(conn, lock_key(spec.name)):
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
-            lock_exclusively(conn, lock_key(spec.name))
             apply_refresh_settings(conn)
             mode = choose_mode(spec, read_state(conn, spec.name))
             # The stored facts are as old as their last rebuild: that is what this view
