@@ -27,6 +27,7 @@ PRODUCT_PERFORMANCE = "metabase_product_performance"
 BRAND_ANALYTICS = "metabase_brand_analytics"
 CUSTOMER_GEOGRAPHY = "metabase_customer_geography"
 INVENTORY_STATUS = "metabase_inventory_status"
+INVENTORY_OVERVIEW = "metabase_inventory_overview"  # the same items, counted per cell
 SUPPLIER_PERFORMANCE = "metabase_supplier_performance"
 
 
@@ -127,7 +128,7 @@ PRODUCT_ANALYTICS = Dashboard(
              Layout(23, 0, 12, 7), "Products per band of 50 EUR of average sale price.",
              BY_LAST_SALE_AND_BRAND),
         Card("sell_through_by_brand", "Sell-Through Rate by Brand",
-             bar("brand_name", "sell_through_rate"), INVENTORY_STATUS, Layout(23, 12, 12, 7),
+             bar("brand_name", "sell_through_rate"), INVENTORY_OVERVIEW, Layout(23, 12, 12, 7),
              "Share (%) of the stock items bought that sold, for the 15 brands bought most.",
              {"brand": "brand_name"}),
     ),
@@ -173,21 +174,22 @@ INVENTORY_MANAGEMENT = Dashboard(
     filters=(STOCK_CATEGORY, SUPPLIER),
     cards=(
         Card("current_stock_value", "Current Stock Value", scalar("current_inventory_value"),
-             INVENTORY_STATUS, Layout(0, 0, 6, 3), "Net purchase value (EUR) of the stock on hand.",
+             INVENTORY_OVERVIEW, Layout(0, 0, 6, 3),
+             "Net purchase value (EUR) of the stock on hand.",
              BY_STOCK_CATEGORY_AND_SUPPLIER),
-        Card("dead_stock_count", "Dead Stock Count", scalar("dead_stock_items"), INVENTORY_STATUS,
+        Card("dead_stock_count", "Dead Stock Count", scalar("dead_stock_items"), INVENTORY_OVERVIEW,
              Layout(0, 6, 6, 3), "Items on hand classified Dead Stock.", BY_SUPPLIER),
         Card("average_days_in_stock", "Average Days in Stock", scalar("avg_days_in_stock"),
-             INVENTORY_STATUS, Layout(0, 12, 6, 3), "Of the items on hand.",
+             INVENTORY_OVERVIEW, Layout(0, 12, 6, 3), "Of the items on hand.",
              BY_STOCK_CATEGORY_AND_SUPPLIER),
         Card("slow_moving_items", "Slow-Moving Items", scalar("slow_moving_items"),
-             INVENTORY_STATUS, Layout(0, 18, 6, 3), "Items on hand classified Slow Moving.",
+             INVENTORY_OVERVIEW, Layout(0, 18, 6, 3), "Items on hand classified Slow Moving.",
              BY_SUPPLIER),
         Card("aging_distribution", "Inventory Aging Distribution",
-             bar("stock_category", "items"), INVENTORY_STATUS, Layout(3, 0, 12, 7),
+             bar("stock_category", "items"), INVENTORY_OVERVIEW, Layout(3, 0, 12, 7),
              "Items on hand per stock category, youngest first.", BY_STOCK_CATEGORY_AND_SUPPLIER),
         Card("stock_by_category", "Stock Status by Category", pie("category_name", "items"),
-             INVENTORY_STATUS, Layout(3, 12, 12, 7), "Items on hand per product category.",
+             INVENTORY_OVERVIEW, Layout(3, 12, 12, 7), "Items on hand per product category.",
              BY_STOCK_CATEGORY_AND_SUPPLIER),
         Card("inventory_status", "Inventory Status", table(), INVENTORY_STATUS,
              Layout(10, 0, 24, 9), "Every item on hand, oldest first.",

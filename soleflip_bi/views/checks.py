@@ -30,6 +30,8 @@ COUNT_SUFFIXES = (
     "_received",
     "_units",
     "_in_stock",
+    "_items",
+    "items",
     "times_sold",
     "unique_products",
     "unique_brands",

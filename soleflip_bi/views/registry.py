@@ -132,6 +132,23 @@ VIEWS: tuple[ViewSpec, ...] = (
         swap_refresh=True,
     ),
     ViewSpec(
+        name="metabase_inventory_overview",
+        description="Stock items per brand, category, supplier and stock category (KPIs).",
+        grain=("brand_id", "category_id", "supplier_id", "stock_category", "in_stock"),
+        tier=Tier.HOURLY,
+        refreshed_on=frozenset({INVENTORY}),
+        reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
+        indexes=(
+            _grain_index(
+                "idx_inv_overview_grain",
+                ("brand_id", "category_id", "supplier_id", "stock_category", "in_stock"),
+            ),
+            Index("idx_inv_overview_category", ("stock_category",)),
+            Index("idx_inv_overview_supplier", ("supplier_name",)),
+        ),
+        revenue_column=None,
+    ),
+    ViewSpec(
         name="metabase_product_performance",
         description="Products with at least one sale: volume, prices, profit, suppliers.",
         grain=("product_id",),

@@ -19,3 +19,4 @@ where in_stock
   [[and {{stock_category}}]]
   [[and {{supplier}}]]
 order by days_in_stock desc, inventory_id
+limit 2000  -- Metabase shows at most 2,000 rows of a table card

@@ -1,6 +1,6 @@
 -- Items on hand per product category.
-select category_name, count(*) as items
-from analytics.metabase_inventory_status
+select category_name, sum(items) as items
+from analytics.metabase_inventory_overview
 where in_stock
   [[and {{stock_category}}]]
   [[and {{supplier}}]]

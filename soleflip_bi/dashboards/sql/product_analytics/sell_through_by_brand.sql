@@ -1,9 +1,9 @@
 -- Share (%) of the stock items bought that have sold, for the 15 brands bought most.
 select
     brand_name,
-    round(100.0 * count(*) filter (where times_sold > 0) / count(*), 2) as sell_through_rate,
-    count(*)                                                            as items_purchased
-from analytics.metabase_inventory_status
+    round(100.0 * sum(sold_items) / sum(items), 2) as sell_through_rate,
+    sum(items)                                     as items_purchased
+from analytics.metabase_inventory_overview
 where true
   [[and {{brand}}]]
 group by brand_name
