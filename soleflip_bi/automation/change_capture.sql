@@ -12,13 +12,17 @@ create table if not exists soleflip_bi.source_change (
 );
 create index if not exists source_change_source_xid_idx on soleflip_bi.source_change (source, xid);
 
+-- The trigger functions run as their owner (SECURITY DEFINER, fixed search_path): the
+-- shop's application roles write orders and stock without any right on soleflip_bi, and
+-- nobody calls the functions directly (EXECUTE is not needed to fire a trigger).
 create or replace function soleflip_bi.record_source_change() returns trigger
-language plpgsql as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
     insert into soleflip_bi.source_change (source, operation) values (tg_argv[0], tg_op);
     return null;
 end
 $$;
+revoke all on function soleflip_bi.record_source_change() from public;
 
 drop trigger if exists soleflip_bi_orders_changed on sales."order";
 create trigger soleflip_bi_orders_changed
@@ -61,7 +65,7 @@ create table if not exists soleflip_bi.changed_row (
 create index if not exists changed_row_source_xid_idx on soleflip_bi.changed_row (source, xid);
 
 create or replace function soleflip_bi.record_changed_rows() returns trigger
-language plpgsql as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
     if tg_op in ('INSERT', 'UPDATE') then
         insert into soleflip_bi.changed_row (source, row_id)
@@ -77,6 +81,7 @@ begin
     return null;
 end
 $$;
+revoke all on function soleflip_bi.record_changed_rows() from public;
 
 do $$
 declare

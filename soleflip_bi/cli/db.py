@@ -9,6 +9,7 @@ from soleflip_bi import settings
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.database.connection import connect, redact, resolve_database_url
 from soleflip_bi.database.embedded import default_server
+from soleflip_bi.database.refresh_role import create_refresh_role, refresh_password
 from soleflip_bi.database.roles import grant_readonly, private_schemas, readonly_password
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED, load_demo
 
@@ -43,6 +44,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     grant.add_argument("role", help="e.g. metabase_reader")
     grant.set_defaults(run=run_grant_readonly)
+
+    refresh = sub.add_parser(
+        "create-refresh-role",
+        help="create or update the LOGIN role Dagster refreshes with: SELECT on the sources, "
+        "owner of analytics and soleflip_bi (password: $SOLEFLIP_REFRESH_PASSWORD)",
+    )
+    refresh.add_argument("role", help="e.g. soleflip_refresh")
+    refresh.set_defaults(run=run_create_refresh_role)
 
     sub.add_parser(
         "install-change-capture",
@@ -114,6 +123,21 @@ def run_grant_readonly(args: argparse.Namespace) -> int:
     print(f"  SELECT on the {grant.relations} tables and views in schema analytics")
     print(f"  and on every view {grant.owner} creates there later (default privileges)")
     print(f"  nothing on {', '.join(private_schemas())}")
+    return 0
+
+
+def run_create_refresh_role(args: argparse.Namespace) -> int:
+    password = refresh_password(args.role)
+    with connect() as conn:
+        role = create_refresh_role(conn, args.role, password)
+    print(
+        f"role {role.role} {'created' if role.created else 'updated'}: LOGIN, password from "
+        f"$SOLEFLIP_REFRESH_PASSWORD, CONNECT and CREATE on database {role.database}"
+    )
+    print(f"  SELECT (nothing else) on the {role.source_tables} source tables")
+    print(f"  owner of schemas analytics and soleflip_bi and their {role.owned_objects} objects")
+    print(f"  {role.default_privileges} default privileges in analytics copied to it")
+    print(f"  refresh with SOLEFLIP_DATABASE_URL=postgresql://{role.role}:...@host/{role.database}")
     return 0
 
 

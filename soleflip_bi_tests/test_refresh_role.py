@@ -1,0 +1,213 @@
+"""`soleflip-bi db create-refresh-role ROLE`: refreshing needs no write access to the shop.
+
+Each test connects as the roles themselves (the embedded server trusts loopback, so no
+password is needed to log in here): the refresh role builds every view through the real
+Dagster definitions but cannot change a source row; the shop's own application role keeps
+writing orders (the change-capture triggers run as their owner); Metabase's read-only role
+reads what the refresh role builds and writes nothing. Roles are cluster-wide: each test
+uses roles of its own and drops them afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.cli.main import main
+from soleflip_bi.sources.demo import load_demo
+from soleflip_bi.views.materialize import RefreshMode, drop_view, materialize_view
+from soleflip_bi.views.registry import VIEWS, Source, get_view, views_refreshed_on
+from soleflip_bi.views.runs import refresh_views
+from soleflip_bi_tests.fault_support import add_sale_orders, materialize_views, redefined
+from soleflip_bi_tests.test_readonly_role import connect_as, refused
+from soleflip_bi_tests.test_sensors import Ticker
+from soleflip_bi_tests.views_support import build_all_views
+
+SOURCE_WRITES = (
+    "insert into sales.\"order\" (id, status) values (gen_random_uuid(), 'completed')",
+    "update inventory.stock set quantity = quantity + 1",
+    "delete from catalog.brand",
+    "update supplier.profile set rating = 0",
+    "truncate platform.marketplace cascade",
+    'alter table sales."order" add column hacked int',
+    'drop trigger soleflip_bi_orders_changed on sales."order"',
+    "create table sales.hacked (id int)",
+)
+
+
+@pytest.fixture
+def shop(scratch_database_url: str) -> str:
+    """Demo data, change capture and every view, all installed by the administrator."""
+    with psycopg.connect(scratch_database_url) as conn:
+        load_demo(conn, orders=300, seed=3)
+        install_change_capture(conn)
+        record_reload(conn)
+    build_all_views(scratch_database_url)
+    return scratch_database_url
+
+
+@pytest.fixture
+def roles(shop: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    token = uuid.uuid4().hex[:8]
+    names = {
+        "refresh": f"soleflip_refresh_{token}",
+        "app": f"shop_app_{token}",
+        "metabase": f"metabase_ro_{token}",
+    }
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", shop)  # the administrator runs the commands
+    monkeypatch.setenv("SOLEFLIP_REFRESH_PASSWORD", "refresh-role-password")
+    monkeypatch.setenv("SOLEFLIP_READONLY_PASSWORD", "metabase-password")
+    yield names
+    with psycopg.connect(shop, autocommit=True) as conn:
+        present = [
+            row[0]
+            for row in conn.execute(
+                "select rolname from pg_roles where rolname = any(%s)", (list(names.values()),)
+            )
+        ]
+        if present:
+            identifiers = sql.SQL(", ").join(sql.Identifier(name) for name in present)
+            conn.execute(sql.SQL("drop owned by {} cascade").format(identifiers))
+            conn.execute(sql.SQL("drop role {}").format(identifiers))
+
+
+@pytest.fixture
+def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def _revenue(url: str, view: str = "sales_summary_daily") -> object:
+    with psycopg.connect(url, autocommit=True) as conn:
+        query = sql.SQL("select coalesce(sum(total_revenue), 0) from {}")
+        return conn.execute(query.format(sql.Identifier("analytics", view))).fetchone()[0]
+
+
+def test_the_refresh_role_builds_every_view_and_cannot_write_the_sources(
+    shop: str, roles: dict[str, str], instance, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    role = roles["refresh"]
+    assert main(["db", "create-refresh-role", role]) == 0
+    assert f"role {role} created" in capsys.readouterr().out
+    with psycopg.connect(shop) as conn:
+        drop_view(conn, get_view("metabase_brand_analytics"))  # so one is created anew
+    before = _revenue(shop)
+    add_sale_orders(shop, 2, gross=250)
+
+    refresh_url = make_conninfo(shop, user=role)
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", refresh_url)  # the code location's resource
+    result = refresh_views(list(VIEWS), instance)
+
+    assert result.success
+    modes = {
+        spec.name: result.asset_materializations_for_node(f"refresh_{spec.name}")[0]
+        .metadata["refresh_mode"]
+        .value
+        for spec in VIEWS
+    }
+    assert modes["metabase_brand_analytics"] == RefreshMode.CREATE
+    assert _revenue(shop) == before + 500
+    daily = get_view("sales_summary_daily")
+    with psycopg.connect(refresh_url) as conn:
+        swapped = materialize_view(conn, redefined(daily, "/* v2 */ " + daily.sql))
+    assert swapped.mode is RefreshMode.REBUILD
+    with connect_as(shop, role) as conn:
+        assert conn.execute('select count(*) from sales."order"').fetchone()[0] > 0
+        for statement in SOURCE_WRITES:
+            assert refused(conn, statement), statement
+    with psycopg.connect(shop) as conn:
+        stored = conn.execute(
+            "select rolsuper, rolcreaterole, rolcreatedb, rolpassword from pg_authid "
+            "where rolname = %s",
+            (role,),
+        ).fetchone()
+    assert stored[:3] == (False, False, False)
+    assert stored[3].startswith("SCRAM-SHA-256$") and "refresh-role-password" not in stored[3]
+
+
+def test_the_shops_own_role_still_writes_orders_and_the_sensor_sees_them(
+    shop: str, roles: dict[str, str], instance
+) -> None:
+    """The change-capture triggers insert into soleflip_bi, which the application role has
+    no rights on: the trigger functions are SECURITY DEFINER, running as their owner."""
+    assert main(["db", "create-refresh-role", roles["refresh"]]) == 0
+    app = sql.Identifier(roles["app"])
+    with psycopg.connect(shop, autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login").format(app))
+        conn.execute(sql.SQL("grant usage on schema sales, inventory to {}").format(app))
+        conn.execute(
+            sql.SQL(
+                'grant select, insert, update, delete on sales."order", inventory.stock to {}'
+            ).format(app)
+        )
+    refresh_url = make_conninfo(shop, user=roles["refresh"])
+    ticker = Ticker(Source.ORDERS, refresh_url, instance)
+    ticker.settle()  # catches up with the demo load
+    before = _revenue(shop)
+
+    with connect_as(shop, roles["app"]) as conn:
+        order = conn.execute(
+            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
+            "values (gen_random_uuid(), 'completed', 'EUR', 321, now()) returning id"
+        ).fetchone()[0]
+        conn.execute('update sales."order" set platform_fee = 21 where id = %s', (order,))
+        conn.execute(
+            "update inventory.stock set location = 'B7' where ctid = "
+            "(select ctid from inventory.stock limit 1)"
+        )
+        assert refused(conn, "select * from soleflip_bi.source_change")
+
+    assert len(ticker.settle().run_requests) == 1
+    assert materialize_views(views_refreshed_on(Source.ORDERS), refresh_url, instance).success
+    assert _revenue(shop) == before + 321
+    assert not ticker.settle().run_requests
+
+
+def test_metabase_reads_what_the_refresh_role_builds_and_writes_nothing(
+    shop: str, roles: dict[str, str], capsys
+) -> None:
+    refresh, metabase = roles["refresh"], roles["metabase"]
+    assert main(["db", "grant-readonly", metabase]) == 0
+    assert main(["db", "create-refresh-role", refresh]) == 0
+    assert "1 default privileges in analytics copied" in capsys.readouterr().out
+    recreated, swapped = get_view("supplier_performance_summary"), get_view("sales_summary_daily")
+    with psycopg.connect(make_conninfo(shop, user=refresh)) as conn:
+        drop_view(conn, recreated)
+        assert materialize_view(conn, recreated).mode is RefreshMode.CREATE
+        assert materialize_view(conn, redefined(swapped, "/* v2 */ " + swapped.sql)).mode is (
+            RefreshMode.REBUILD
+        )
+    with connect_as(shop, metabase) as conn:
+        for spec in VIEWS:
+            query = sql.SQL("select count(*) from {}").format(
+                sql.Identifier("analytics", spec.name)
+            )
+            assert conn.execute(query).fetchone()[0] > 0, spec.name
+        for statement in (
+            "insert into analytics.reporting_setting values ('x', 'y')",
+            "delete from analytics.order_facts",
+            f"refresh materialized view analytics.{swapped.name}",
+            *SOURCE_WRITES[:2],
+        ):
+            assert refused(conn, statement), statement
+
+
+def test_without_a_password_no_role_is_created(
+    shop: str, roles: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.delenv("SOLEFLIP_REFRESH_PASSWORD")
+    assert main(["db", "create-refresh-role", roles["refresh"]]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("soleflip-bi: error: set SOLEFLIP_REFRESH_PASSWORD")
+    assert len(error.splitlines()) == 1
+    with psycopg.connect(shop) as conn:
+        found = conn.execute("select 1 from pg_roles where rolname = %s", (roles["refresh"],))
+        assert found.fetchone() is None
