@@ -21,13 +21,26 @@ def resolve_database_url(explicit: str | None = None) -> str:
     try:
         conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise DatabaseUrlError(f"SOLEFLIP_DATABASE_URL is not a valid libpq URL: {exc}") from exc
+        # Neither libpq's message nor the exception chain may reach a log: libpq quotes the
+        # part of the URL it could not parse, which can be the password.
+        raise DatabaseUrlError(
+            f"SOLEFLIP_DATABASE_URL is not a valid libpq URL ({_without_quoted(str(exc))}; "
+            "the value is not shown, it may contain a password)"
+        ) from None
     return url
+
+
+def _without_quoted(message: str) -> str:
+    """libpq's complaint up to the first quoted fragment of the URL."""
+    return message.split('"', 1)[0].strip().rstrip(":").strip() or "unparsable"
 
 
 def redact(url: str) -> str:
     """The URL with any password removed, safe for logs and metadata."""
-    params = conninfo_to_dict(url)
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable database URL>"
     if "password" in params:
         params["password"] = "***"
     return make_conninfo(**params)
