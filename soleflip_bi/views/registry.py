@@ -126,7 +126,12 @@ VIEWS: tuple[ViewSpec, ...] = (
             Index("idx_inv_status_product", ("product_id",)),
             Index("idx_inv_status_brand", ("brand_name",)),
             Index("idx_inv_status_category", ("stock_category",)),
-            Index("idx_inv_status_aging", ("days_in_stock",), descending=True),
+            # stock on hand, oldest first, as the inventory dashboard lists it
+            Index(
+                "idx_inv_status_aging",
+                ("in_stock", "days_in_stock", "inventory_id"),
+                descending=True,
+            ),
         ),
         revenue_column=None,  # revenue per stock item: orders without one are not here
         swap_refresh=True,

@@ -18,5 +18,5 @@ from analytics.metabase_inventory_status
 where in_stock
   [[and {{stock_category}}]]
   [[and {{supplier}}]]
-order by days_in_stock desc, inventory_id
+order by days_in_stock desc, inventory_id desc
 limit 2000  -- Metabase shows at most 2,000 rows of a table card
