@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from psycopg import sql
 
 FACTS_LOCK = "soleflip_bi:order_facts"
 
@@ -25,16 +26,8 @@ def lock_key(name: str) -> str:
 @contextmanager
 def reading_facts(conn: psycopg.Connection) -> Iterator[None]:
     """Hold the facts lock in shared mode for the duration (session-level)."""
-    conn.execute("select pg_advisory_lock_shared(hashtextextended(%s, 0))", (FACTS_LOCK,))
-    conn.commit()
-    try:
+    with _session_lock(conn, FACTS_LOCK, shared=True):
         yield
-    finally:
-        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-            conn.rollback()
-        if not conn.closed:
-            conn.execute("select pg_advisory_unlock_shared(hashtextextended(%s, 0))", (FACTS_LOCK,))
-            conn.commit()
 
 
 @contextmanager
@@ -46,7 +39,20 @@ def holding(conn: psycopg.Connection, name: str) -> Iterator[None]:
     the snapshot, and a second refresh would work on data the first one had already
     replaced (serialization failures in REFRESH CONCURRENTLY and the facts maintenance).
     """
-    conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+    with _session_lock(conn, name, shared=False):
+        yield
+
+
+@contextmanager
+def _session_lock(conn: psycopg.Connection, name: str, *, shared: bool) -> Iterator[None]:
+    lock, unlock = (
+        ("pg_advisory_lock_shared", "pg_advisory_unlock_shared")
+        if shared
+        else ("pg_advisory_lock", "pg_advisory_unlock")
+    )
+    conn.execute(
+        sql.SQL("select {}(hashtextextended(%s, 0))").format(sql.Identifier(lock)), (name,)
+    )
     conn.commit()
     try:
         yield
@@ -54,5 +60,8 @@ def holding(conn: psycopg.Connection, name: str) -> Iterator[None]:
         if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
             conn.rollback()
         if not conn.closed:
-            conn.execute("select pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+            conn.execute(
+                sql.SQL("select {}(hashtextextended(%s, 0))").format(sql.Identifier(unlock)),
+                (name,),
+            )
             conn.commit()
