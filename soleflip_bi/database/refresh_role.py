@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.database.login_role import upsert_login_role
 from soleflip_bi.sources.tables import SOURCE_TABLES
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA
 
@@ -69,11 +70,10 @@ def refresh_password(role: str) -> str:
 
 def create_refresh_role(conn: psycopg.Connection, role: str, password: str) -> RefreshRole:
     """Create or update ``role`` as described in the module docstring, in one transaction."""
-    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
     name = sql.Identifier(role)
     try:
         with conn.transaction():
-            created = _login_role(conn, role, name, verifier.decode())
+            created = upsert_login_role(conn, role, password, RefreshRoleError)
             database = conn.execute("select current_database()").fetchone()[0]
             conn.execute(
                 sql.SQL("grant connect, create on database {} to {}").format(
@@ -89,26 +89,6 @@ def create_refresh_role(conn: psycopg.Connection, role: str, password: str) -> R
             f"roles: {error.diag.message_primary}"
         ) from None
     return RefreshRole(role, created, database, len(SOURCE_TABLES), owned, defaults)
-
-
-def _login_role(conn: psycopg.Connection, role: str, name: sql.Identifier, verifier: str) -> bool:
-    if role == conn.execute("select current_user").fetchone()[0]:
-        raise RefreshRoleError(f"{role!r} is the user running this command; choose another")
-    existing = conn.execute(
-        "select rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls "
-        "from pg_roles where rolname = %s",
-        (role,),
-    ).fetchone()
-    if existing and existing[0]:
-        raise RefreshRoleError(f"role {role!r} has administrative attributes; use a new role")
-    verb = sql.SQL("alter" if existing else "create")
-    conn.execute(
-        sql.SQL(
-            "{} role {} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls "
-            "password {}"
-        ).format(verb, name, sql.Literal(verifier))
-    )
-    return existing is None
 
 
 def _read_sources(conn: psycopg.Connection, name: sql.Identifier) -> None:

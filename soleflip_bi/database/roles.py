@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.database.login_role import upsert_login_role
 from soleflip_bi.sources.tables import SOURCE_TABLES
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA
 
@@ -54,25 +55,10 @@ def private_schemas() -> tuple[str, ...]:
 
 def grant_readonly(conn: psycopg.Connection, role: str, password: str) -> ReadOnlyGrant:
     """Create or update ``role`` as a read-only LOGIN role on ``analytics``, in one transaction."""
-    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
     name = sql.Identifier(role)
     with conn.transaction():
         owner, database = conn.execute("select current_user, current_database()").fetchone()
-        if role == owner:
-            raise ReadOnlyRoleError(f"{role!r} is the user running this command; choose another")
-        existing = conn.execute(
-            "select rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls "
-            "from pg_roles where rolname = %s",
-            (role,),
-        ).fetchone()
-        if existing and existing[0]:
-            raise ReadOnlyRoleError(f"role {role!r} has administrative attributes; use a new role")
-        verb = sql.SQL("alter" if existing else "create")
-        conn.execute(
-            sql.SQL("{} role {} login nosuperuser nocreatedb nocreaterole password {}").format(
-                verb, name, sql.Literal(verifier.decode())
-            )
-        )
+        created = upsert_login_role(conn, role, password, ReadOnlyRoleError)
         conn.execute(
             sql.SQL("grant connect on database {} to {}").format(sql.Identifier(database), name)
         )
@@ -90,7 +76,7 @@ def grant_readonly(conn: psycopg.Connection, role: str, password: str) -> ReadOn
             "where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p', 'f')",
             (ANALYTICS_SCHEMA,),
         ).fetchone()[0]
-    return ReadOnlyGrant(role, not existing, database, owner, int(relations), revoked)
+    return ReadOnlyGrant(role, created, database, owner, int(relations), revoked)
 
 
 def _revoke_private(conn: psycopg.Connection, name: sql.Identifier) -> tuple[str, ...]:
