@@ -7,8 +7,22 @@ clear text never reaches the server or its logs.
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 from psycopg import sql
+
+
+def password_from_env(variable: str, role: str, error: type[Exception], hint: str = "") -> str:
+    """The role's password from ``variable``; a LOGIN role without one could log in wherever
+    trust authentication applies, so a missing password is refused."""
+    password = os.environ.get(variable)
+    if not password:
+        raise error(
+            f"set {variable} to the password {role!r} should log in with{hint}; "
+            "it is read from the environment only"
+        )
+    return password
 
 
 def upsert_login_role(

@@ -18,13 +18,12 @@ Run it as the owner of the source tables (or a superuser), after
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from soleflip_bi.database.login_role import upsert_login_role
+from soleflip_bi.database.login_role import password_from_env, upsert_login_role
 from soleflip_bi.sources.tables import SOURCE_TABLES
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA
 
@@ -58,14 +57,7 @@ class RefreshRole:
 
 
 def refresh_password(role: str) -> str:
-    """A LOGIN role without a password could log in wherever trust auth applies: refuse."""
-    password = os.environ.get(PASSWORD_ENV)
-    if not password:
-        raise RefreshRoleError(
-            f"set {PASSWORD_ENV} to the password {role!r} should log in with; "
-            "it is read from the environment only"
-        )
-    return password
+    return password_from_env(PASSWORD_ENV, role, RefreshRoleError)
 
 
 def create_refresh_role(conn: psycopg.Connection, role: str, password: str) -> RefreshRole:

@@ -9,13 +9,12 @@ so the clear text never reaches the server or its logs.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from soleflip_bi.database.login_role import upsert_login_role
+from soleflip_bi.database.login_role import password_from_env, upsert_login_role
 from soleflip_bi.sources.tables import SOURCE_TABLES
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA
 
@@ -38,14 +37,9 @@ class ReadOnlyGrant:
 
 
 def readonly_password(role: str) -> str:
-    """A LOGIN role without a password could log in wherever trust auth applies: refuse."""
-    password = os.environ.get(PASSWORD_ENV)
-    if not password:
-        raise ReadOnlyRoleError(
-            f"set {PASSWORD_ENV} to the password {role!r} should log in with "
-            "(Metabase's METABASE_DB_PASSWORD); it is read from the environment only"
-        )
-    return password
+    return password_from_env(
+        PASSWORD_ENV, role, ReadOnlyRoleError, " (Metabase's METABASE_DB_PASSWORD)"
+    )
 
 
 def private_schemas() -> tuple[str, ...]:

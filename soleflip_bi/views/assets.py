@@ -11,7 +11,7 @@ from soleflip_bi.cleaned.layer import ensure_cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.views.checks import check_specs_for, run_checks
 from soleflip_bi.views.lineage import column_lineage
-from soleflip_bi.views.materialize import RefreshResult, materialize_view
+from soleflip_bi.views.materialize import RefreshResult, materialize_view, view_columns
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, VIEWS, Tier, ViewSpec
 
 REFRESH_POOL = "analytics_refresh"
@@ -109,8 +109,6 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
 
 
 def _column_names(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
-    from soleflip_bi.views.materialize import view_columns
-
     return [name for name, _type in view_columns(conn, spec.name)]
 
 
