@@ -123,7 +123,8 @@ def _sale_orders(url: str) -> int:
             conn.execute(
                 'select count(*) from sales."order" o join analytics.order_status s '
                 "on s.status = lower(btrim(o.status)) and s.is_sale "
-                "left join analytics.source_quality_issues q on q.row_id = o.id "
+                "left join analytics.source_quality_issues q "
+                "on q.row_id = o.id and q.severity = 'error' "
                 "where q.row_id is null"
             ).fetchone()[0]
         )

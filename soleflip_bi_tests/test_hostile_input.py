@@ -5,8 +5,8 @@ data the way an importer would, every view is refreshed with its asset checks, a
 
 * the stored order facts equal the live definition (incremental maintenance kept up);
 * every revenue-bearing view's total equals sum(revenue) of analytics.order_facts;
-* every order is in exactly one place: the facts (a sale), source_quality_issues (with a
-  reason) or a known non-sale status; every stock item in stock_facts or the issues;
+* every order is in exactly one place: the facts (a sale), source_quality_issues (rejected,
+  with a reason) or a known non-sale status; every stock item in stock_facts or the issues;
 * every asset check passes (stock bought in the future counts as 0 days old).
 
 One database per test; each example's rows are deleted again before the next one.
@@ -156,7 +156,8 @@ def _assert_accounted_for(
         select o.id,
                (select count(*) from analytics.order_facts f where f.order_id = o.id)
              + (select count(*) from analytics.source_quality_issues q
-                where q.source_table = 'sales.order' and q.row_id = o.id)
+                where q.source_table = 'sales.order' and q.row_id = o.id
+                  and q.severity = 'error')
              + (select count(*) from analytics.order_status s
                 where s.status = lower(btrim(o.status)) and not s.is_sale)
         from sales."order" o

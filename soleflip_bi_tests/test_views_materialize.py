@@ -264,7 +264,9 @@ def test_revenue_lineage_points_at_the_order_amount(materialized) -> None:
     assert dg.TableColumnDep(dg.AssetKey(["sales", "order"]), "gross_sale") in deps
 
 
-def test_every_check_passes_on_demo_data(materialized: dg.ExecuteInProcessResult) -> None:
+def test_every_check_passes_on_demo_data(
+    materialized: dg.ExecuteInProcessResult, module_demo_database_url: str
+) -> None:
     evaluations = materialized.get_asset_check_evaluations()
     by_check = {(e.asset_key.path[-1], e.check_name): e for e in evaluations}
     failed = [
@@ -272,6 +274,11 @@ def test_every_check_passes_on_demo_data(materialized: dg.ExecuteInProcessResult
     ]
     assert not failed
     assert ("metabase_brand_analytics", "revenue_reconciles") in by_check
+    accounting = by_check[("order_facts", "orders_accounted_for")]
+    assert accounting.metadata["unaccounted"].value == 0
+    with psycopg.connect(module_demo_database_url) as conn:
+        orders = conn.execute('select count(*) from sales."order"').fetchone()[0]
+    assert accounting.metadata["source_rows"].value == orders
     assert len([k for k in by_check if k[1] == "grain_unique"]) == len(VIEWS)
     # The demo data is dirty on purpose: the quality check warns and names the reasons.
     rejected = by_check[("source_quality_issues", "rejected_source_rows")]

@@ -3,12 +3,14 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.layer import (
     apply_cleaned_layer,
     cleaned_layer_hash,
     quality_issue_counts,
     quality_issue_samples,
 )
+from soleflip_bi.cleaned.recount import stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.sources.tables import SOURCE_TABLES
 
@@ -56,20 +58,29 @@ CLEANED_SPECS = [
 REJECTED_ROWS_CHECK = dg.AssetCheckSpec(
     "rejected_source_rows",
     asset=cleaned_key("source_quality_issues"),
-    description="Source rows excluded from the views, by reason, with sample ids.",
+    description="Source rows excluded from the views (rejected) or counted with unknown "
+    "cost (flagged), by reason, with sample ids.",
+)
+ACCOUNTING_CHECK = dg.AssetCheckSpec(
+    "orders_accounted_for",
+    asset=cleaned_key("order_facts"),
+    description="Every source order is exactly one of a sale, an order that is not a sale, "
+    "or rejected with a reason; the stored facts hold every valid sale once.",
 )
 
 
 @dg.multi_asset(
     name="cleaned_layer",
     specs=CLEANED_SPECS,
-    check_specs=[REJECTED_ROWS_CHECK],
+    check_specs=[REJECTED_ROWS_CHECK, ACCOUNTING_CHECK],
     can_subset=False,
 )
 def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
-    """(Re)create the reference tables and plain views of the cleaned layer."""
+    """(Re)create the reference tables and plain views of the cleaned layer and bring the
+    stored order facts up to date."""
     with postgres.connect() as conn:
         apply_cleaned_layer(conn)
+        refresh_order_facts(conn)
         yield from (
             dg.MaterializeResult(
                 asset_key=spec.key, metadata={"definition_hash": cleaned_layer_hash()}
@@ -77,21 +88,56 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
             for spec in CLEANED_SPECS
         )
         yield rejected_rows_result(conn)
+        yield accounting_result(conn)
 
 
 def rejected_rows_result(conn) -> dg.AssetCheckResult:
-    """Passes when no source row is rejected; otherwise warns with counts and sample ids."""
+    """Passes when no source row is rejected or flagged; otherwise warns with counts and
+    sample ids."""
     counts = quality_issue_counts(conn)
     samples = quality_issue_samples(conn)
-    total = sum(counts.values())
+    rejected = sum(n for (_, _, severity), n in counts.items() if severity == "error")
+    flagged = sum(n for (_, _, severity), n in counts.items() if severity == "warning")
     return dg.AssetCheckResult(
         check_name=REJECTED_ROWS_CHECK.name,
         asset_key=REJECTED_ROWS_CHECK.asset_key,
-        passed=total == 0,
+        passed=rejected + flagged == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "rejected_rows": total,
-            **{f"{table} {reason}": count for (table, reason), count in counts.items()},
+            "rejected_rows": rejected,
+            "flagged_rows": flagged,
+            **{f"{table} {reason}": n for (table, reason, _), n in counts.items()},
             "sample_ids": dg.MetadataValue.json(samples),
+        },
+    )
+
+
+def accounting_result(conn) -> dg.AssetCheckResult:
+    """Fails (error) unless sales + not sales + rejected = the rows of sales."order"."""
+    accounting = stored_accounting(conn)
+    if accounting is None:
+        return dg.AssetCheckResult(
+            check_name=ACCOUNTING_CHECK.name,
+            asset_key=ACCOUNTING_CHECK.asset_key,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"reason": "the order facts have not been maintained yet"},
+        )
+    return dg.AssetCheckResult(
+        check_name=ACCOUNTING_CHECK.name,
+        asset_key=ACCOUNTING_CHECK.asset_key,
+        passed=accounting.balanced,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "source_rows": accounting.source_rows,
+            "sales": accounting.sales,
+            "not_sales": accounting.not_sales,
+            "rejected": accounting.rejected,
+            "unaccounted": accounting.source_rows
+            - accounting.sales
+            - accounting.not_sales
+            - accounting.rejected,
+            "valid_sales_not_in_facts": accounting.valid_sales - accounting.distinct_sales,
+            "duplicate_sales_in_facts": accounting.sales - accounting.distinct_sales,
         },
     )

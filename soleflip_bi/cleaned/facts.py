@@ -8,6 +8,15 @@ view is the largest single saving of a refresh cycle (docs/BENCHMARKS.md).
 * only orders and stock items changed, few of them      -> incremental: the facts of the
   orders touched (directly or through their stock item) are deleted and recomputed;
 * dimensions, reference data, definitions, a bulk load  -> full rebuild.
+
+Each maintenance also recounts the sales straight from the sources (``recount.py``) in
+its own transaction, so the checks compare the views with the orders they were built from.
+
+An order dated more than a day ahead is rejected (``future_sold_at``) until that day comes.
+Nothing is written to the source when it does, so before each maintenance the orders that
+have come due since the last look are written to the change log like any other changed
+order (operation ``MATURED``): the facts take them in incrementally, and the views and the
+orders sensor see a change.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from soleflip_bi.bookkeeping.baseline import (
     unchanged_since_last_refresh,
 )
 from soleflip_bi.bookkeeping.locks import FACTS_LOCK, holding
+from soleflip_bi.cleaned.recount import store_recount
 from soleflip_bi.database.tuning import apply_refresh_settings
 
 FACTS_NAME = "order_facts"
@@ -65,6 +75,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsM
     """Bring analytics.order_facts up to date with the sources; return what it took."""
     ensure_bookkeeping(conn)
     conn.commit()
+    _log_matured_orders(conn)
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     with holding(conn, FACTS_LOCK), conn.transaction():
         apply_refresh_settings(conn)
@@ -88,6 +99,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsM
                 (affected,),
             ).rowcount
             mode = FactsMode.INCREMENTAL
+        store_recount(conn)
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
     return mode
 
@@ -108,10 +120,51 @@ def _affected_orders(conn: psycopg.Connection, now: Baseline) -> list | None:
     if conn.execute(BROAD_CHANGES, since).fetchone()[0]:
         return None
     affected = conn.execute(AFFECTED_ORDERS, since).fetchone()[0]
+    # due since the MATURED mark written just before this transaction began
+    affected += conn.execute(DUE_SINCE_MARK).fetchone()[0]
     total = conn.execute(
         "select greatest(reltuples, 1) from pg_class where oid = 'sales.order'::regclass"
     ).fetchone()[0]
     return affected if len(affected) <= INCREMENTAL_LIMIT * total else None
+
+
+# Orders whose sale date came within a day of now since the last look: the previous
+# MATURED mark, else the start of the last maintenance (which judged them by its now()).
+MATURED_ORDERS = """
+with since as (
+    select coalesce(
+        (select max(changed_at) from soleflip_bi.source_change
+         where source = 'orders' and operation = 'MATURED'),
+        (select max(started_at) from soleflip_bi.refresh_log
+         where view_name = %(facts)s and mode <> 'skipped'),
+        now()) as at
+),
+due as (
+    insert into soleflip_bi.changed_row (source, row_id)
+    select 'orders', o.id from sales."order" o, since
+    where o.sold_at > since.at + interval '1 day' and o.sold_at <= now() + interval '1 day'
+    returning 1
+)
+insert into soleflip_bi.source_change (source, operation, changed_at)
+select 'orders', 'MATURED', now() where exists (select from due)
+"""
+
+
+DUE_SINCE_MARK = """
+select array(
+    select o.id from sales."order" o
+    where o.sold_at > (select max(changed_at) from soleflip_bi.source_change
+                       where source = 'orders' and operation = 'MATURED') + interval '1 day'
+      and o.sold_at <= now() + interval '1 day')
+"""
+
+
+def _log_matured_orders(conn: psycopg.Connection) -> None:
+    """Log the orders that stopped being in the future since the last look (committed
+    before the maintenance starts, so its snapshot sees them as changed)."""
+    if _row_log_installed(conn):
+        conn.execute(MATURED_ORDERS, {"facts": FACTS_NAME})
+    conn.commit()
 
 
 def _row_log_installed(conn: psycopg.Connection) -> bool:

@@ -7,10 +7,20 @@ import logging
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 
 from soleflip_bi import settings
 
 CLEANED_VIEWS = ("order_facts", "stock_facts", "source_quality_issues")
+# Plain views that only the cleaned layer itself builds on: when a release changes their
+# columns they are dropped and created again. The stock side (stock_checked, stock_facts,
+# stock_aging) has gold views on top, so its views only ever gain columns at the end.
+REPLACEABLE_VIEWS = (
+    "source_quality_issues",
+    "order_facts_live",
+    "order_checked",
+    "order_classified",
+)
 
 
 def cleaned_sql_files() -> list[tuple[str, str]]:
@@ -33,7 +43,7 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
         for name, text in cleaned_sql_files():
             if name.startswith("03"):
                 _drop_outdated_facts_table(conn)
-            conn.execute(text)
+            _apply_file(conn, text)
         _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "
@@ -41,6 +51,21 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
             "on conflict (name) do update set value = excluded.value",
             (settings.shop_timezone(), cleaned_layer_hash()),
         )
+
+
+def _apply_file(conn: psycopg.Connection, text: str) -> None:
+    """Run one file; when a view in it changed its columns, drop the replaceable views
+    (CREATE OR REPLACE VIEW cannot rename, retype or remove columns) and run it again."""
+    try:
+        with conn.transaction():
+            conn.execute(text)
+    except psycopg.errors.InvalidTableDefinition:
+        conn.execute(
+            sql.SQL("drop view if exists {}").format(
+                sql.SQL(", ").join(sql.Identifier("analytics", v) for v in REPLACEABLE_VIEWS)
+            )
+        )
+        conn.execute(text)
 
 
 def _install_change_capture_if_allowed(conn: psycopg.Connection) -> None:
@@ -136,9 +161,10 @@ def quality_issue_samples(conn: psycopg.Connection, per_reason: int = 5) -> dict
     return {key: list(ids) for key, ids in rows}
 
 
-def quality_issue_counts(conn: psycopg.Connection) -> dict[tuple[str, str], int]:
+def quality_issue_counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
+    """Rows of analytics.source_quality_issues per (table, reason, severity)."""
     rows = conn.execute(
-        "select source_table, reason, count(*) from analytics.source_quality_issues "
-        "group by 1, 2 order by 1, 2"
+        "select source_table, reason, severity, count(*) from analytics.source_quality_issues "
+        "group by 1, 2, 3 order by 1, 2, 3"
     ).fetchall()
-    return {(table, reason): int(count) for table, reason, count in rows}
+    return {(table, reason, severity): int(count) for table, reason, severity, count in rows}

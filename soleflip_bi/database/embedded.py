@@ -144,6 +144,10 @@ class EmbeddedServer:
                 "-E",
                 "UTF8",
                 "--no-locale",
+                # Unicode-aware upper/lower (München, Zürich) whatever the host's locales;
+                # sorting stays by code point, as with the C locale.
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
                 "--no-instructions",
             ]
         )

@@ -31,6 +31,28 @@ create or replace function soleflip_demo.pick(options text[], u double precision
 language sql immutable parallel safe
 as $$ select options[1 + floor(u * cardinality(options))::int] $$;
 
+-- When order n was sold: never after the load. About 20 % fall in the holiday season
+-- (26 November to 4 January) of one of the last three years, the rest anywhere in the last
+-- three years; an order of today is sold between midnight and now.
+create or replace function soleflip_demo.sale_days_ago(n bigint) returns int
+language sql stable parallel safe
+as $$
+    select case when soleflip_demo.rnd(n, 86) < 0.2
+                then 365 * floor(3 * soleflip_demo.rnd(n, 87))::int
+                     + ((extract(doy from now())::int - 330
+                         - floor(40 * soleflip_demo.rnd(n, 88))::int) % 365 + 365) % 365
+                else floor(3 * 365 * power(soleflip_demo.rnd(n, 89), 1.3))::int end
+$$;
+create or replace function soleflip_demo.sold_at(n bigint) returns timestamptz
+language sql stable parallel safe
+as $$
+    select date_trunc('day', now()) - make_interval(days => soleflip_demo.sale_days_ago(n))
+           + make_interval(secs => floor(soleflip_demo.rnd(n, 94)
+               * case when soleflip_demo.sale_days_ago(n) = 0
+                      then extract(epoch from now() - date_trunc('day', now()))
+                      else 86400 end))
+$$;
+
 -- step: reference data
 insert into platform.marketplace (id, name, slug)
 select soleflip_demo.id(1, n), p.name, p.slug
@@ -129,9 +151,18 @@ from (
     select n, sold, product_no,
            case when soleflip_demo.rnd(n, 50) < 0.01 then null
                 else round((p.retail_price * (0.6 + 0.5 * soleflip_demo.rnd(n, 51)))::numeric, 2) end as net,
-           date_trunc('day', now()) - make_interval(days => case
-               when sold then floor(3 * 365 * soleflip_demo.rnd(n, 60))::int + 5 + floor(120 * power(soleflip_demo.rnd(n, 52), 2))::int
-               else floor(400 * power(soleflip_demo.rnd(n, 53), 1.5))::int end) as bought
+           -- a sold item was bought 5 to 125 days before its first sale (order n, and order
+           -- n + 1 when that one sells the same item again)
+           case when sold
+                then date_trunc('day', least(soleflip_demo.sold_at(n),
+                         case when n < current_setting('soleflip_demo.orders')::bigint
+                                   and soleflip_demo.rnd(n + 1, 85) >= 0.005
+                                   and soleflip_demo.rnd(n + 1, 85) < 0.01
+                              then soleflip_demo.sold_at(n + 1) end))
+                     - make_interval(days => 5 + floor(120 * power(soleflip_demo.rnd(n, 52), 2))::int)
+                else date_trunc('day', now())
+                     - make_interval(days => floor(400 * power(soleflip_demo.rnd(n, 53), 1.5))::int)
+           end as bought
     from (
         select n,
                n <= current_setting('soleflip_demo.orders')::bigint as sold,
@@ -162,28 +193,32 @@ select soleflip_demo.id(8, o.n),
        case when o.cost > 0 then round((o.gross - o.fee - o.shipping - o.cost * o.fx) / (o.cost * o.fx), 4) end,
        o.country,
        o.city,
-       o.status ilike '%complete%' and soleflip_demo.rnd(o.n, 74) < 0.9,
-       case when o.status ilike '%complete%' and soleflip_demo.rnd(o.n, 74) < 0.9
-            then o.sold_at + make_interval(days => 3 + floor(12 * soleflip_demo.rnd(o.n, 75))::int) end,
+       -- paid out 3 to 14 days after the sale, when that day has come
+       o.paid_out,
+       case when o.paid_out then o.payout_at end,
        -- about 2 % of orders were imported without a sale timestamp
        case when soleflip_demo.rnd(o.n, 76) < 0.02 then null else o.sold_at end,
        case when o.platform_no = 1 then jsonb_build_object('orderNumber', 'SX-' || o.n, 'amount', o.gross, 'currency', o.currency) end,
        jsonb_build_object('channel', soleflip_demo.pick(array['ask', 'bid', 'instant'], soleflip_demo.rnd(o.n, 77))),
        o.sold_at, o.sold_at
 from (
-    select n, platform_no, status, currency, fx, cost, stock_id, sold_at,
+    select n, platform_no, status, currency, fx, cost, stock_id, sold_at, payout_at,
+           status ilike '%complete%' and soleflip_demo.rnd(n, 74) < 0.9 and payout_at <= now()
+             as paid_out,
            country,
            case when soleflip_demo.rnd(n, 90) < 0.03 then soleflip_demo.pick(array[null, '', '  '], soleflip_demo.rnd(n, 91))
                 when country is null then null
                 else soleflip_demo.pick(case upper(btrim(country))
-                         when 'DE' then array['Berlin', 'Berlin', 'Berlin', 'Hamburg', 'München', 'münchen', 'Köln', 'Frankfurt', 'Stuttgart', 'Leipzig', 'berlin ']
+                         when 'DE' then array['Berlin', 'Berlin', 'Berlin', 'Hamburg', 'München', 'München', 'MÜNCHEN', ' münchen ', 'Köln', 'Düsseldorf', 'Frankfurt am  Main', 'Stuttgart', 'Leipzig', 'berlin ']
                          when 'US' then array['New York', 'New York', 'Los Angeles', 'Chicago', 'Miami', 'new york']
                          when 'GB' then array['London', 'London', 'Manchester', 'Birmingham', 'LONDON']
                          when 'FR' then array['Paris', 'Paris', 'Lyon', 'Marseille']
                          when 'NL' then array['Amsterdam', 'Rotterdam', 'Utrecht']
                          when 'AT' then array['Wien', 'Graz', 'Salzburg']
                          when 'CH' then array['Zürich', 'Basel', 'Genève']
-                         else array['Milano', 'Roma', 'Madrid', 'Barcelona', 'Warszawa', 'Kraków'] end,
+                         when 'IT' then array['Milano', 'Milano', 'Roma', 'Torino']
+                         when 'ES' then array['Madrid', 'Madrid', 'Barcelona', 'Sevilla']
+                         else array['Warszawa', 'Warszawa', 'Kraków', 'Łódź'] end,
                      power(soleflip_demo.rnd(n, 92), 1.4)) end as city,
            round((gross_eur * fx)::numeric, 2) as gross,
            round((gross_eur * fx * fee_rate)::numeric, 2) as fee,
@@ -206,12 +241,9 @@ from (
                case when soleflip_demo.rnd(n, 85) < 0.005 then null
                     when soleflip_demo.rnd(n, 85) < 0.01 then soleflip_demo.id(7, greatest(n - 1, 1))
                     else soleflip_demo.id(7, n) end as stock_id,
-               date_trunc('day', now())
-                 - make_interval(days => case when soleflip_demo.rnd(n, 86) < 0.2
-                                              -- holiday season peak: mid-November to Christmas
-                                              then 365 * floor(3 * soleflip_demo.rnd(n, 87))::int + 330 - (extract(doy from now())::int) % 365 + floor(40 * soleflip_demo.rnd(n, 88))::int
-                                              else floor(3 * 365 * power(soleflip_demo.rnd(n, 89), 1.3))::int end)
-                 + make_interval(secs => floor(86400 * soleflip_demo.rnd(n, 94))) as sold_at,
+               soleflip_demo.sold_at(n) as sold_at,
+               soleflip_demo.sold_at(n)
+                 + make_interval(days => 3 + floor(12 * soleflip_demo.rnd(n, 75))::int) as payout_at,
                case when soleflip_demo.rnd(n, 95) < 0.02 then null
                     else soleflip_demo.pick(array['DE', 'DE', 'DE', 'DE', 'DE', 'de', 'US', 'US', 'GB', 'FR', 'NL', 'AT', 'CH', 'IT', 'ES', 'PL'],
                                             power(soleflip_demo.rnd(n, 96), 1.2)) end as country

@@ -3,7 +3,8 @@
 grain_unique        the grain columns are unique and never NULL (Unknown members, not NULLs)
 non_empty           the view has rows whenever the cleaned layer it reads has rows
 values_sane         no negative counts; shares within 0..100 and summing to 100
-revenue_reconciles  total revenue equals the cleaned layer's (exactly: numeric sums)
+revenue_reconciles  orders and revenue equal a recount straight from sales."order", per platform
+                    where the view has one (exact to the cent; cleaned/recount.py)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.cleaned.recount import stored_recount
 from soleflip_bi.views.materialize import qualified
 from soleflip_bi.views.registry import CleanedView, ViewSpec
 
@@ -146,18 +148,48 @@ def _values_sane(
 
 
 def _revenue_reconciles(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, bool, dict]:
-    view_total, facts_total = conn.execute(
-        sql.SQL(
-            "select (select coalesce(sum({c}), 0) from {v}),"
-            " (select coalesce(sum(revenue), 0) from analytics.order_facts)"
-        ).format(c=sql.Identifier(spec.revenue_column), v=qualified(spec.name))
-    ).fetchone()
+    """The view against the recount taken with the facts it was built from: per platform
+    when the view's grain has one, else in total. Sales of an Unknown platform are one
+    platform of their own, as in the views."""
+    per_platform = "platform_id" in spec.grain
+    key = sql.SQL("platform_id::text") if per_platform else sql.SQL("''")
+    orders = sql.Identifier(spec.orders_column) if spec.orders_column else sql.SQL("null::bigint")
+    rows = conn.execute(
+        sql.SQL("select {k}, sum({o}), coalesce(sum({r}), 0) from {v} group by 1").format(
+            k=key, o=orders, r=sql.Identifier(spec.revenue_column), v=qualified(spec.name)
+        )
+    ).fetchall()
+    view = {k: (None if n is None else int(n), Decimal(r)) for k, n, r in rows}
+    recount = stored_recount(conn)
+    if not per_platform:
+        recount = {
+            "": (
+                sum(n for n, _ in recount.values()),
+                sum((r for _, r in recount.values()), Decimal(0)),
+            )
+        }
+    differences = {}
+    for platform in sorted(set(view) | set(recount)):
+        expected_orders, expected_revenue = recount.get(platform, (0, Decimal(0)))
+        actual_orders, actual_revenue = view.get(platform, (0, Decimal(0)))
+        orders_differ = spec.orders_column is not None and actual_orders != expected_orders
+        if orders_differ or actual_revenue != expected_revenue:
+            differences[platform or "total"] = {
+                "view_orders": actual_orders,
+                "source_orders": expected_orders,
+                "view_revenue": str(actual_revenue),
+                "source_revenue": str(expected_revenue),
+            }
+    view_revenue = sum((r for _, r in view.values()), Decimal(0))
+    source_revenue = sum((r for _, r in recount.values()), Decimal(0))
     return (
         "revenue_reconciles",
-        view_total == facts_total,
+        not differences,
         {
-            "view_revenue": float(view_total),
-            "order_facts_revenue": float(facts_total),
-            "difference": float(view_total - facts_total),
+            "view_revenue": float(view_revenue),
+            "source_revenue": float(source_revenue),
+            "difference": float(view_revenue - source_revenue),
+            "compared": "per platform" if per_platform else "in total",
+            "differences": dg.MetadataValue.json(differences),
         },
     )

@@ -53,6 +53,8 @@ class ViewSpec:
     reads: frozenset[CleanedView]
     indexes: tuple[Index, ...]
     revenue_column: str | None = "total_revenue"
+    # The count of sales beside the revenue, compared with the recount from the sources.
+    orders_column: str | None = "total_orders"
     # Columns holding percentages of a whole: each within 0..100, together summing to 100.
     share_columns: tuple[str, ...] = ()
     # Refresh by building a new copy and swapping it in (readers wait only for the rename)
@@ -208,6 +210,7 @@ VIEWS: tuple[ViewSpec, ...] = (
             Index("idx_supp_perf_roi", ("avg_roi",), descending=True),
         ),
         revenue_column="total_revenue_generated",
+        orders_column="units_sold",
     ),
     ViewSpec(
         name="inventory_status_summary",
@@ -236,6 +239,7 @@ VIEWS: tuple[ViewSpec, ...] = (
         refreshed_on=frozenset({INVENTORY}),
         reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
         indexes=(_grain_index("idx_supplier_performance_summary_id", ("supplier_id",)),),
+        orders_column=None,
     ),
 )
 

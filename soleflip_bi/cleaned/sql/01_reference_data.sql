@@ -67,3 +67,53 @@ on conflict (name) do nothing;
 create or replace function analytics.unknown_id() returns uuid
 language sql immutable parallel safe
 as $$ select '00000000-0000-0000-0000-000000000000'::uuid $$;
+
+-- Names as people wrote them (buyer city and country). A name is trimmed and its inner
+-- whitespace collapsed (clean_name); names are grouped on a key that is also Unicode
+-- NFC-normalised and lower-cased with Unicode case rules (name_key); a group is shown with
+-- its most frequent spelling. Accents are significant (Genève and Geneve stay two rows):
+-- removing them would merge names that are different words in some languages.
+-- Case rules come from an explicit collation, never from the database's locale, so every
+-- database gives the same groups: pg_c_utf8 (PostgreSQL 17+), else ICU's und-x-icu; only a
+-- server with neither falls back to its own locale (a NOTICE says so).
+create or replace function analytics.clean_name(name text) returns text
+language sql immutable parallel safe
+as $$
+    select nullif(regexp_replace(regexp_replace(name collate "C", '[\s\u00a0\u3000]+', ' ', 'g'),
+                                 '^ | $', '', 'g'), '')
+$$;
+
+do $do$
+declare
+    unicode_collation text := case
+        when exists (select from pg_collation where collname = 'pg_c_utf8') then 'pg_c_utf8'
+        when exists (select from pg_collation
+                     where collname = 'und-x-icu'
+                       and collencoding in (-1, pg_char_to_encoding('UTF8'))) then 'und-x-icu'
+    end;
+    utf8 boolean := pg_encoding_to_char(
+        (select encoding from pg_database where datname = current_database())) = 'UTF8';
+    subject text := case when utf8 then 'normalize(analytics.clean_name(name), NFC)'
+                         else 'analytics.clean_name(name)' end;
+    folded text := coalesce(format('%s collate %I', subject, unicode_collation), subject);
+begin
+    if unicode_collation is null or not utf8 then
+        raise notice 'analytics.name_key: no Unicode collation (pg_c_utf8, und-x-icu) or no '
+                     'UTF-8 encoding here; names are case-folded with the database locale';
+    end if;
+    execute format($f$
+        create or replace function analytics.name_key(name text) returns text
+        language sql immutable parallel safe
+        as 'select lower(%1$s)'$f$, replace(folded, '''', ''''''));
+    -- How a spelling is written: 0 mixed case (as names are written), 1 all capitals,
+    -- 2 all lower case or no letters. The display spelling of a group is its most frequent
+    -- one; ties go to the lower rank, then to the first in byte order.
+    execute format($f$
+        create or replace function analytics.name_style(name text) returns int
+        language sql immutable parallel safe
+        as 'select case when upper(%1$s) = lower(%1$s) then 2
+                        when %1$s = upper(%1$s) then 1
+                        when %1$s = lower(%1$s) then 2
+                        else 0 end'$f$, replace(folded, '''', ''''''));
+end
+$do$;

@@ -1,5 +1,6 @@
 -- One row per stock item with every dimension resolved (Unknown when missing) and the
--- reason it is rejected, if it is. Rejected items are excluded from stock_facts.
+-- reason it is rejected, if it is. Rejected items are excluded from stock_facts (and so
+-- from the inventory views); an order of a rejected item still counts (03_order_facts.sql).
 create or replace view analytics.stock_checked as
 select
     s.id                                             as inventory_id,
@@ -31,7 +32,8 @@ select
         when s.quantity is null or s.quantity < 0 then 'invalid_quantity'
         when s.purchase_price < 0 or s.gross_purchase_price < 0 then 'negative_purchase_price'
         when ss.status is null then 'unknown_stock_status'
-    end                                              as reject_reason
+    end                                              as reject_reason,
+    p.id is not null                                 as product_known
 from inventory.stock s
 left join catalog.product p on p.id = s.product_id
 left join catalog.brand b on b.id = p.brand_id

@@ -1,8 +1,10 @@
 -- One row per marketplace: volume, revenue, costs, profitability, payouts, reach.
--- Aggregated in two steps (per platform, month and city first) so that the distinct
--- counts run over thousands of cells instead of every order.
+-- Aggregated in two steps (per platform, month and city first; names by their key,
+-- analytics.name_key) so that the distinct counts run over thousands of cells instead of
+-- every order.
 with cells as (
-    select f.platform_id, f.platform_name, f.platform_slug, f.sale_month, f.country, f.city,
+    select f.platform_id, f.platform_name, f.platform_slug, f.sale_month, f.country_key,
+           f.city_key,
            count(*)                                       as orders,
            sum(f.units)                                   as units,
            sum(f.revenue)                                 as revenue,
@@ -18,7 +20,8 @@ with cells as (
            sum(f.payout_days) filter (where f.payout_received)   as payout_days_sum,
            count(f.payout_days) filter (where f.payout_received) as payout_days_count
     from analytics.order_facts f
-    group by f.platform_id, f.platform_name, f.platform_slug, f.sale_month, f.country, f.city
+    group by f.platform_id, f.platform_name, f.platform_slug, f.sale_month, f.country_key,
+             f.city_key
 )
 select
     c.platform_id,
@@ -42,7 +45,8 @@ select
     sum(c.payouts)                                             as payouts_received,
     round(sum(c.payout_days_sum)::numeric / nullif(sum(c.payout_days_count), 0), 1)
                                                                as avg_payout_days,
-    count(distinct c.country) filter (where c.country <> 'Unknown') as countries_served,
-    count(distinct (c.country, c.city)) filter (where c.city <> 'Unknown') as cities_served
+    count(distinct c.country_key) filter (where c.country_key <> 'unknown') as countries_served,
+    count(distinct (c.country_key, c.city_key)) filter (where c.city_key <> 'unknown')
+                                                               as cities_served
 from cells c
 group by c.platform_id, c.platform_name, c.platform_slug
