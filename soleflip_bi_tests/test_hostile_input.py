@@ -27,6 +27,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.cleaned.recount import stored_accounting
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi.views.checks import run_checks
@@ -164,6 +165,8 @@ def _assert_accounted_for(
         """
     ).fetchall()
     assert [order for order, count in places if count != 1] == []
+    accounting = stored_accounting(conn)
+    assert accounting is not None and accounting.balanced, accounting
     assert {str(order) for order, _ in places} >= set(order_ids)
 
     stock_places = conn.execute(

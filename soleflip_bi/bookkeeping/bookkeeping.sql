@@ -18,21 +18,28 @@ alter table soleflip_bi.refresh_log add column if not exists source_snapshot tex
 alter table soleflip_bi.refresh_log add column if not exists cleaned_hash text;
 alter table soleflip_bi.refresh_log add column if not exists reference_checksum text;
 
--- The independent recount of the sales and the order accounting, taken in the same
--- transaction (the same snapshot) as each maintenance of the stored order facts, so that
--- the checks compare the views with exactly the orders they were built from.
+-- The reconciliation of the views with the sources (cleaned/recount.py): every order's
+-- verdict by the independent recount and by the cleaned layer, and their totals, kept in
+-- step with the stored order facts in the same transactions.
+create table if not exists soleflip_bi.order_verdict (
+    order_id    uuid primary key,
+    platform_id uuid,
+    revenue     numeric,
+    cleaned     text not null
+);
 create table if not exists soleflip_bi.source_recount (
     platform_id uuid primary key,
     orders      bigint not null,
     revenue     numeric not null
 );
 create table if not exists soleflip_bi.order_accounting (
-    id             bigint generated always as identity primary key,
-    computed_at    timestamptz not null default now(),
-    source_rows    bigint not null,
-    sales          bigint not null,
-    distinct_sales bigint not null,
-    not_sales      bigint not null,
-    rejected       bigint not null,
-    valid_sales    bigint not null
+    id          boolean primary key default true check (id),
+    source_rows bigint not null,
+    sales       bigint not null,
+    not_sales   bigint not null,
+    rejected    bigint not null,
+    valid_sales bigint not null,
+    missing     bigint not null,
+    full_at     timestamptz not null,
+    computed_at timestamptz not null
 );

@@ -133,11 +133,9 @@ def accounting_result(conn) -> dg.AssetCheckResult:
             "sales": accounting.sales,
             "not_sales": accounting.not_sales,
             "rejected": accounting.rejected,
-            "unaccounted": accounting.source_rows
-            - accounting.sales
-            - accounting.not_sales
-            - accounting.rejected,
-            "valid_sales_not_in_facts": accounting.valid_sales - accounting.distinct_sales,
-            "duplicate_sales_in_facts": accounting.sales - accounting.distinct_sales,
+            "unaccounted": accounting.unaccounted,
+            "valid_sales_not_in_facts": accounting.valid_sales - accounting.sales,
+            "orders_the_cleaned_layer_lost": accounting.missing,
+            "last_full_recount": accounting.full_at.isoformat(),
         },
     )

@@ -9,8 +9,9 @@ view is the largest single saving of a refresh cycle (docs/BENCHMARKS.md).
   orders touched (directly or through their stock item) are deleted and recomputed;
 * dimensions, reference data, definitions, a bulk load  -> full rebuild.
 
-Each maintenance also recounts the sales straight from the sources (``recount.py``) in
-its own transaction, so the checks compare the views with the orders they were built from.
+Each maintenance also brings the independent recount of the sales (``recount.py``) up to
+date in the same transaction, so the checks compare the views with the orders they were
+built from.
 
 An order dated more than a day ahead is rejected (``future_sold_at``) until that day comes.
 Nothing is written to the source when it does, so before each maintenance the orders that
@@ -34,7 +35,7 @@ from soleflip_bi.bookkeeping.baseline import (
     unchanged_since_last_refresh,
 )
 from soleflip_bi.bookkeeping.locks import FACTS_LOCK, holding
-from soleflip_bi.cleaned.recount import store_recount
+from soleflip_bi.cleaned.recount import recount_all, recount_orders
 from soleflip_bi.database.tuning import apply_refresh_settings
 
 FACTS_NAME = "order_facts"
@@ -90,16 +91,19 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsM
                 "insert into analytics.order_facts select * from analytics.order_facts_live"
             ).rowcount
             conn.execute("analyze analytics.order_facts")
+            recount_all(conn)
             mode = FactsMode.REBUILD
         else:
-            conn.execute("delete from analytics.order_facts where order_id = any(%s)", (affected,))
+            deleted = conn.execute(
+                "delete from analytics.order_facts where order_id = any(%s)", (affected,)
+            ).rowcount
             rows = conn.execute(
                 "insert into analytics.order_facts "
                 "select * from analytics.order_facts_live where order_id = any(%s)",
                 (affected,),
             ).rowcount
+            recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
-        store_recount(conn)
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
     return mode
 

@@ -106,4 +106,6 @@ where is_sale and reject_reason is null;
 -- (cleaned/facts.py) only when a source changed since the last maintenance.
 create table if not exists analytics.order_facts as
 select * from analytics.order_facts_live with no data;
-create index if not exists order_facts_order_id_idx on analytics.order_facts (order_id);
+-- One row per sale, enforced: a maintenance that would store a sale twice fails instead.
+create unique index if not exists order_facts_order_id_key on analytics.order_facts (order_id);
+drop index if exists analytics.order_facts_order_id_idx;
