@@ -8,7 +8,7 @@ from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
 from soleflip_bi.automation.schedules import build_schedules
 from soleflip_bi.automation.sensors import build_sensors
 from soleflip_bi.cleaned.assets import cleaned_layer
-from soleflip_bi.dashboards.assets import metabase_dashboards
+from soleflip_bi.dashboards.assets import dashboards_automation_sensor, metabase_dashboards
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.sources.assets import build_source_assets
 from soleflip_bi.views.assets import VIEW_ASSETS
@@ -17,7 +17,7 @@ defs = dg.Definitions(
     assets=[*build_source_assets(), cleaned_layer, *VIEW_ASSETS, metabase_dashboards],
     jobs=[*TIER_JOBS.values(), *SOURCE_JOBS.values()],
     schedules=build_schedules(),
-    sensors=build_sensors(),
+    sensors=[*build_sensors(), dashboards_automation_sensor],
     resources={"postgres": PostgresResource()},
     # Refreshes are SQL running in PostgreSQL: one process per run is enough, and it
     # keeps the latency from an order to its view low.

@@ -19,6 +19,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.views.assets import build_view_asset
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, ViewSpec
@@ -149,7 +150,7 @@ def materialize_views(
 ) -> dg.ExecuteInProcessResult:
     """One Dagster run refreshing ``specs`` (their real assets and checks) on ``instance``."""
     return dg.materialize(
-        [build_view_asset(spec) for spec in specs],
+        [cleaned_layer, *(build_view_asset(spec) for spec in specs)],
         instance=instance,
         resources={"postgres": PostgresResource(database_url=url, **resource_settings)},
         tags=tags,

@@ -135,7 +135,7 @@ def run_load(
     workers_ready = time.monotonic() - clock
     tickers = {source: Ticker(source, url, instance) for source in Source}
     for ticker in tickers.values():
-        ticker.settle()  # the first tick catches up with the demo load; not part of the load
+        ticker.settle()  # the first tick, before the load begins
     stop = threading.Event()
     catalogue = Catalogue.read(url)
     shop = [ShopWriter(url, catalogue, stop, seed=i, pause=pause) for i in range(writers)]

@@ -28,11 +28,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.automation.sensors import build_change_sensor
 from soleflip_bi.cli.main import main
+from soleflip_bi.database import steps
 from soleflip_bi.database.refresh_role import create_refresh_role
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
 from soleflip_bi.sources.demo import load_demo
-from soleflip_bi.views import assets as view_assets
 from soleflip_bi.views.assets import build_view_asset
 from soleflip_bi.views.registry import VIEWS, Source, get_view
 from soleflip_bi.views.runs import refresh_views
@@ -139,7 +139,7 @@ def test_the_password_never_reaches_dagster_or_the_terminal(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(view_assets, "FIRST_RETRY_DELAY_SECONDS", 0)
+    monkeypatch.setattr(steps, "FIRST_RETRY_DELAY_SECONDS", 0)
     spec = get_view("sales_summary_daily")
     url = _as_url(secret_url)
     monkeypatch.setenv("SOLEFLIP_DATABASE_URL", url)

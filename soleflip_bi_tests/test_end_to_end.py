@@ -23,6 +23,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from soleflip_bi import settings
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.cli.views import refresh_everything
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi_tests.views_support import build_all_views
 
@@ -87,14 +88,9 @@ def _wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-@pytest.fixture
-def deployment(scratch_database_url: str, dagster_home: Path) -> Iterator[Deployment]:
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=1106, seed=42)
-        install_change_capture(conn)
-        record_reload(conn)
-    build_all_views(scratch_database_url)
-    env = {**os.environ, "SOLEFLIP_DATABASE_URL": scratch_database_url}
+def _deploy(url: str, home: Path) -> Iterator[Deployment]:
+    """dagster-webserver and dagster-daemon on the project's workspace, against ``url``."""
+    env = {**os.environ, "SOLEFLIP_DATABASE_URL": url}
     port = _free_port()
     webserver = subprocess.Popen(
         [
@@ -108,10 +104,10 @@ def deployment(scratch_database_url: str, dagster_home: Path) -> Iterator[Deploy
         ],
         cwd=settings.PROJECT_ROOT,
         env=env,
-        stdout=(dagster_home / "webserver.log").open("w"),
+        stdout=(home / "webserver.log").open("w"),
         stderr=subprocess.STDOUT,
     )
-    deployment = Deployment(scratch_database_url, port, env, dagster_home)
+    deployment = Deployment(url, port, env, home)
     deployment.start_daemon()
     try:
         _wait_for(lambda: _answers(port), 120, "the webserver")
@@ -121,6 +117,32 @@ def deployment(scratch_database_url: str, dagster_home: Path) -> Iterator[Deploy
             if process and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=60)
+
+
+def _demo_data(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        load_demo(conn, orders=1106, seed=42)
+        install_change_capture(conn)
+        record_reload(conn)
+
+
+@pytest.fixture
+def deployment(scratch_database_url: str, dagster_home: Path) -> Iterator[Deployment]:
+    _demo_data(scratch_database_url)
+    build_all_views(scratch_database_url)
+    yield from _deploy(scratch_database_url, dagster_home)
+
+
+@pytest.fixture
+def demo_deployment(
+    scratch_database_url: str, dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    """As `soleflip-bi demo` leaves it: everything built through Dagster, then the UI."""
+    _demo_data(scratch_database_url)
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", scratch_database_url)
+    monkeypatch.setenv("SOLEFLIP_EXPORT_DIR", str(dagster_home / "exports"))
+    refresh_everything()
+    yield from _deploy(scratch_database_url, dagster_home)
 
 
 def _answers(port: int) -> bool:
@@ -149,7 +171,7 @@ def _insert_order(url: str) -> float:
 
 
 def test_orders_reach_the_views_with_no_other_action(deployment: Deployment, capsys) -> None:
-    # The first ticks catch up with the demo load; wait until the sensor holds a cursor.
+    # The first tick begins after the build; wait until the sensor holds a cursor.
     _wait_for(deployment.sensor_cursor, 120, "the orders sensor's first tick")
     before = _orders_in_view(deployment.url)
 
@@ -183,3 +205,73 @@ def test_refresh_daily_through_the_graphql_client(deployment: Deployment) -> Non
         interval=1,
     )
     assert status == "SUCCESS"
+
+
+ASSET_STATE_QUERY = """
+query {
+  assetNodes {
+    assetKey { path }
+    isMaterializable
+    assetMaterializations(limit: 1) { runId }
+    assetObservations(limit: 1) {
+      runId
+      metadataEntries { label ... on IntMetadataEntry { intValue } }
+    }
+    assetChecksOrError {
+      ... on AssetChecks {
+        checks { name executionForLatestMaterialization { runId status } }
+      }
+    }
+  }
+}
+"""
+SENSOR_RUNS_QUERY = """
+query {
+  runsOrError(filter: {tags: [{key: "soleflip/sensor", value: "orders_changed_sensor"}]}) {
+    ... on Runs { results { runId status } }
+  }
+}
+"""
+
+
+def test_after_the_demo_and_a_sensor_run_nothing_is_unmaterialized_or_unevaluated(
+    demo_deployment: Deployment,
+) -> None:
+    """What the UI shows: every asset materialized (sources observed), every check of every
+    asset evaluated by the build or by the sensor's run; the sensor started no run for
+    the demo's own load."""
+    deployment = demo_deployment
+    _wait_for(deployment.sensor_cursor, 120, "the orders sensor's first tick")
+    assert deployment.graphql(SENSOR_RUNS_QUERY)["runsOrError"]["results"] == []
+
+    _insert_order(deployment.url)
+
+    def sensor_run_finished() -> list[dict]:
+        runs = deployment.graphql(SENSOR_RUNS_QUERY)["runsOrError"]["results"]
+        return [r for r in runs if r["status"] in {"SUCCESS", "FAILURE", "CANCELED"}]
+
+    [run] = _wait_for(sensor_run_finished, 180, "the sensor's run")
+    assert run["status"] == "SUCCESS"
+
+    nodes = deployment.graphql(ASSET_STATE_QUERY)["assetNodes"]
+    never = [
+        "/".join(n["assetKey"]["path"])
+        for n in nodes
+        if not (n["assetMaterializations"] if n["isMaterializable"] else n["assetObservations"])
+    ]
+    unevaluated = [
+        f"{'/'.join(n['assetKey']['path'])}:{check['name']}"
+        for n in nodes
+        for check in n["assetChecksOrError"].get("checks", [])
+        if (check["executionForLatestMaterialization"] or {}).get("status")
+        not in {"SUCCEEDED", "FAILED"}
+    ]
+    assert len(nodes) == 8 + 3 + 11 + 1  # sources, cleaned layer, views, dashboards
+    assert never == []
+    assert unevaluated == []
+    # The sensor's run refreshed the order views and the cleaned layer; its source is observed.
+    latest = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    for key in ("analytics/order_facts", "analytics/metabase_executive_metrics"):
+        assert latest[key]["assetMaterializations"][0]["runId"] == run["runId"]
+    observed = latest["sales/order"]["assetObservations"][0]["metadataEntries"]
+    assert {"label": "insert_statements", "intValue": 1} in observed

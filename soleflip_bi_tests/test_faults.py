@@ -24,9 +24,10 @@ import psycopg
 import pytest
 
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.cleaned.facts import FACTS_NAME
+from soleflip_bi.database import steps
 from soleflip_bi.database.embedded import EmbeddedServer, wait_until_accepting
 from soleflip_bi.sources.demo import load_demo
-from soleflip_bi.views import assets as view_assets
 from soleflip_bi.views.materialize import SWAP_LOCK_TIMEOUT, materialize_view
 from soleflip_bi.views.registry import Source, ViewSpec, get_view, views_refreshed_on
 from soleflip_bi_tests.fault_support import (
@@ -75,7 +76,7 @@ def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Back-off starts at 1 s instead of 5 s (then doubles as in production): same path,
     shorter test."""
-    monkeypatch.setattr(view_assets, "FIRST_RETRY_DELAY_SECONDS", 1)
+    monkeypatch.setattr(steps, "FIRST_RETRY_DELAY_SECONDS", 1)
 
 
 @contextmanager
@@ -220,12 +221,18 @@ def test_a_refresh_behind_a_lock_gives_up_in_time_and_retries(
     add_sale_orders(shop, 2, gross=50)
     before = view_totals(shop, spec)
     logged = refresh_log_rows(shop, VIEW)
+    facts_logged = refresh_log_rows(shop, FACTS_NAME)
     holding = threading.Event()
 
     def hold_the_lock() -> None:
         with psycopg.connect(shop) as conn:
             conn.execute(statement)
             holding.set()
+            # the run's first step maintains the facts; the view's step comes after it
+            deadline = time.monotonic() + 30
+            while refresh_log_rows(shop, FACTS_NAME) == facts_logged:
+                assert time.monotonic() < deadline, "the facts step never finished"
+                time.sleep(0.05)
             time.sleep(hold_seconds)
             conn.commit()
 
@@ -270,7 +277,7 @@ def test_a_database_restart_during_a_refresh_loses_nothing(
     slow = slowed(spec, SLEEP_SECONDS + 1)
     orders_views = [slow if v.name == VIEW else v for v in views_refreshed_on(Source.ORDERS)]
     ticker = Ticker(Source.ORDERS, url, instance)
-    assert len(ticker.settle().run_requests) == 1  # catches up with the demo load once
+    assert ticker.settle().run_requests == []  # a new sensor begins after the build
     base_orders = _sale_orders(url)
 
     add_sale_orders(url, 3)
@@ -300,12 +307,14 @@ def test_a_database_restart_during_a_refresh_loses_nothing(
     retries = retry_messages(instance, result.run_id)
     assert retries, "the refresh cut off by the restart must be retried"
     assert read_after_restart == [before]  # the previous contents, intact and readable
-    assert _orders_in_views(url)[VIEW] == base_orders + 5  # the retry read the late orders
+    # The retry reads the facts as the run's first step stored them, before the late orders.
+    assert _orders_in_views(url)[VIEW] == base_orders + 3
 
     # The sensor resumes from its cursor: the late orders count once, the lost one never.
     follow_up = ticker.settle().run_requests
     assert len(follow_up) == 1
     assert materialize_views(views_refreshed_on(Source.ORDERS), url, instance).success
+    assert _orders_in_views(url)[VIEW] == base_orders + 5
     assert not ticker.settle().run_requests
 
     # A restart between two ticks: the failed tick keeps its cursor, nothing is skipped.

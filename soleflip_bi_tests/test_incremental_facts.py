@@ -1,4 +1,4 @@
-"""Incremental maintenance of the stored order facts equals a full rebuild."""
+"""Incremental maintenance of the stored order and stock facts equals a full rebuild."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ select (select count(*) from (select * from analytics.order_facts
                               except all select * from analytics.order_facts_live) a)
      + (select count(*) from (select * from analytics.order_facts_live
                               except all select * from analytics.order_facts) b)
+     + (select count(*) from (select * from analytics.stock_facts
+                              except all select * from analytics.stock_facts_live) c)
+     + (select count(*) from (select * from analytics.stock_facts_live
+                              except all select * from analytics.stock_facts) d)
 """
 
 
@@ -28,7 +32,7 @@ def shop(scratch_database_url: str) -> str:
         install_change_capture(conn)
         record_reload(conn)
         apply_cleaned_layer(conn)
-        assert refresh_order_facts(conn) is FactsMode.REBUILD
+        assert refresh_order_facts(conn).mode is FactsMode.REBUILD
     return scratch_database_url
 
 
@@ -38,7 +42,7 @@ def _difference(conn: psycopg.Connection) -> int:
 
 def test_every_kind_of_row_change_is_maintained_incrementally(shop: str) -> None:
     with psycopg.connect(shop) as conn:
-        assert refresh_order_facts(conn) is FactsMode.SKIPPED
+        assert refresh_order_facts(conn).mode is FactsMode.SKIPPED
         conn.execute(
             'insert into sales."order" (id, status, currency_code, gross_sale, sold_at, '
             "inventory_item_id) select gen_random_uuid(), 'completed', 'USD', 80 + n, now(), "
@@ -62,6 +66,18 @@ def test_every_kind_of_row_change_is_maintained_incrementally(shop: str) -> None
             '(select inventory_item_id from sales."order" where inventory_item_id is not null '
             "order by id limit 10)"
         )
+        conn.execute(  # new stock, stock gone bad, stock sold
+            "insert into inventory.stock (id, product_id, quantity, status, purchase_price) "
+            "select gen_random_uuid(), id, 1, 'available', 90 from catalog.product limit 3"
+        )
+        conn.execute(
+            "update inventory.stock set quantity = -1 where id = "
+            "(select id from inventory.stock where status = 'available' order by id limit 1)"
+        )
+        conn.execute(
+            "update inventory.stock set status = 'sold' where id in "
+            "(select id from inventory.stock where status = 'available' order by id desc limit 2)"
+        )
         conn.execute(  # an order moved to another stock item
             'update sales."order" set inventory_item_id = (select id from inventory.stock '
             'order by id desc limit 1) where id = (select id from sales."order" '
@@ -69,7 +85,7 @@ def test_every_kind_of_row_change_is_maintained_incrementally(shop: str) -> None
         )
         conn.commit()
         assert _difference(conn) > 0  # the stored facts are stale now
-        assert refresh_order_facts(conn) is FactsMode.INCREMENTAL
+        assert refresh_order_facts(conn).mode is FactsMode.INCREMENTAL
         assert _difference(conn) == 0
 
 
@@ -77,11 +93,11 @@ def test_dimension_changes_and_bulk_changes_rebuild(shop: str) -> None:
     with psycopg.connect(shop) as conn:
         conn.execute("update catalog.brand set name = name || ' (renamed)' where name = 'Nike'")
         conn.commit()
-        assert refresh_order_facts(conn) is FactsMode.REBUILD
+        assert refresh_order_facts(conn).mode is FactsMode.REBUILD
         assert _difference(conn) == 0
         conn.execute('update sales."order" set shipping_cost = coalesce(shipping_cost, 0) + 1')
         conn.commit()
-        assert refresh_order_facts(conn) is FactsMode.REBUILD  # everything touched
+        assert refresh_order_facts(conn).mode is FactsMode.REBUILD  # everything touched
         assert _difference(conn) == 0
 
 
@@ -94,7 +110,7 @@ def test_views_after_incremental_facts_equal_a_full_rebuild(shop: str) -> None:
             '(select id from sales."order" order by id limit 40)'
         )
         conn.commit()
-        assert refresh_order_facts(conn) is FactsMode.INCREMENTAL
+        assert refresh_order_facts(conn).mode is FactsMode.INCREMENTAL
         for spec in VIEWS:
             materialize_view(conn, spec)
             # compare with the view's query computed from scratch (volatile day columns aside)

@@ -30,6 +30,7 @@ import pytest
 
 from soleflip_bi.automation import sensors
 from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import materialize_view
 from soleflip_bi.views.registry import Source, get_view, views_refreshed_on
@@ -208,6 +209,7 @@ def test_sessions_refreshing_one_view_at_once_take_turns(shop: str, capsys) -> N
     def refresh() -> None:
         try:
             with psycopg.connect(shop) as conn:
+                refresh_order_facts(conn)  # what a run's cleaned-layer step does first
                 materialize_view(conn, spec)
         except psycopg.Error as error:
             errors.append(f"{type(error).__name__}: {error}")

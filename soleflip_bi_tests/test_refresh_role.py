@@ -150,7 +150,7 @@ def test_the_shops_own_role_still_writes_orders_and_the_sensor_sees_them(
         )
     refresh_url = make_conninfo(shop, user=roles["refresh"])
     ticker = Ticker(Source.ORDERS, refresh_url, instance)
-    ticker.settle()  # catches up with the demo load
+    ticker.settle()  # begins after the build
     before = _revenue(shop)
 
     with connect_as(shop, roles["app"]) as conn:

@@ -22,6 +22,7 @@ from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.registry import Source, views_refreshed_on
+from soleflip_bi_tests.views_support import build_all_views
 
 
 @pytest.fixture
@@ -94,9 +95,22 @@ def _queue_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> str
 
 def test_sensor_targets_the_views_the_registry_names() -> None:
     job = defs.resolve_job_def("refresh_on_orders_change")
-    selected = {key.path[-1] for key in job.asset_layer.executable_asset_keys}
-    assert selected == {v.name for v in views_refreshed_on(Source.ORDERS)}
+    selected = {key.path[-1] for key in job.asset_layer.selected_asset_keys}
+    cleaned = {"order_facts", "stock_facts", "source_quality_issues"}
+    assert selected - cleaned == {v.name for v in views_refreshed_on(Source.ORDERS)}
+    assert cleaned <= selected  # the cleaned layer's step runs first in every run
     assert "metabase_executive_metrics" in selected
+
+
+def test_a_new_sensor_begins_after_what_was_built(shop, instance) -> None:
+    build_all_views(shop)
+    ticker = Ticker(Source.ORDERS, shop, instance)
+    first = ticker.settle()
+    assert first.run_requests == []
+    assert ticker.cursor is not None  # it starts from the build's snapshot
+    with psycopg.connect(shop) as conn:
+        _insert_order(conn)
+    assert len(ticker.settle().run_requests) == 1
 
 
 def test_insert_update_delete_are_noticed_and_quiet_means_no_run(shop, instance) -> None:
@@ -109,6 +123,13 @@ def test_insert_update_delete_are_noticed_and_quiet_means_no_run(shop, instance)
     insert_tick = ticker.settle()
     assert len(insert_tick.run_requests) == 1
     assert insert_tick.run_requests[0].tags[SENSOR_TAG] == "orders_changed_sensor"
+    [observation] = insert_tick.asset_events  # the source is observed, with its real types
+    assert observation.asset_key == dg.AssetKey(["sales", "order"])
+    assert observation.metadata["insert_statements"].value == 1
+    assert observation.tags["dagster/data_version"] == ticker.cursor
+    types = {c.name: c.type for c in observation.metadata["dagster/column_schema"].value.columns}
+    assert types["gross_sale"] == "numeric(12,2)"
+    assert types["sold_at"] == "timestamp with time zone"
     assert not ticker.settle().run_requests  # seen once, not twice
 
     with psycopg.connect(shop) as conn:

@@ -8,7 +8,7 @@ import pytest
 
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.views.assets import VIEW_ASSETS, view_asset_key
+from soleflip_bi.views.assets import VIEW_ASSETS, refresh_selection
 from soleflip_bi.views.registry import VIEWS
 
 # Every column SPEC §3 names, per view (a view may have more).
@@ -290,7 +290,7 @@ def test_every_check_passes_on_demo_data(
 def _refresh_exec(url: str) -> str:
     result = dg.materialize(
         [cleaned_layer, *VIEW_ASSETS],
-        selection=[view_asset_key("metabase_executive_metrics")],
+        selection=refresh_selection(["metabase_executive_metrics"]),
         resources={"postgres": PostgresResource(database_url=url)},
     )
     [event] = result.asset_materializations_for_node("refresh_metabase_executive_metrics")

@@ -10,6 +10,7 @@ import uuid
 import psycopg
 import pytest
 
+from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.layer import quality_issue_counts
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import RefreshMode, materialize_view
@@ -97,6 +98,8 @@ def test_dirty_rows_are_excluded_counted_and_named(small_shop: str) -> None:
         )
         conn.commit()
 
+    with psycopg.connect(small_shop) as conn:
+        refresh_order_facts(conn)
     for spec in VIEWS_BY_NAME.values():  # every refresh succeeds
         with psycopg.connect(small_shop) as conn:
             materialize_view(conn, spec)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import psycopg
 
+from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.layer import apply_cleaned_layer
 from soleflip_bi.views.materialize import RefreshResult, materialize_view
 from soleflip_bi.views.registry import VIEWS
 
 
 def build_all_views(url: str) -> dict[str, RefreshResult]:
+    """What a refresh run does, without Dagster: the cleaned layer, then every view."""
     with psycopg.connect(url) as conn:
         apply_cleaned_layer(conn)
+        refresh_order_facts(conn)
         return {spec.name: materialize_view(conn, spec) for spec in VIEWS}
 
 

@@ -8,7 +8,7 @@ is missed or seen twice, whatever order transactions commit in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 
@@ -28,6 +28,8 @@ class ChangePoll:
     oldest_change: datetime | None
     newest_change: datetime | None
     database_now: datetime
+    # statements per operation (INSERT, UPDATE, DELETE, TRUNCATE, LOAD, MATURED)
+    operations: dict[str, int] = field(default_factory=dict)
 
 
 def install_change_capture(conn: psycopg.Connection) -> None:
@@ -66,18 +68,22 @@ def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) ->
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     with conn.transaction():
         snapshot, now = conn.execute("select pg_current_snapshot()::text, now()").fetchone()
-        count, oldest, newest = conn.execute(
+        rows = conn.execute(
             """
-            select count(*), min(changed_at), max(changed_at)
+            select operation, count(*), min(changed_at), max(changed_at)
             from soleflip_bi.source_change
             where source = %(source)s
               and (%(since)s::pg_snapshot is null
                    or (xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
                        and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot)))
+            group by operation
             """,
             {"source": source.value, "since": since},
-        ).fetchone()
-    return ChangePoll(snapshot, int(count), oldest, newest, now)
+        ).fetchall()
+    operations = {operation: int(count) for operation, count, _, _ in rows}
+    oldest = min((row[2] for row in rows), default=None)
+    newest = max((row[3] for row in rows), default=None)
+    return ChangePoll(snapshot, sum(operations.values()), oldest, newest, now, operations)
 
 
 RETENTION = "2 days"

@@ -1,21 +1,20 @@
-"""Jobs generated from the registry: one per refresh tier, one per watched source."""
+"""Jobs generated from the registry: one per refresh tier, one per watched source.
+
+Each run starts with the cleaned layer's step (definitions, stored order facts), then
+refreshes its views.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from soleflip_bi.views.assets import view_asset_key
+from soleflip_bi.views.assets import refresh_selection
 from soleflip_bi.views.registry import Source, Tier, views_in_tier, views_refreshed_on
-
-
-def _selection(names: list[str]) -> dg.AssetSelection:
-    return dg.AssetSelection.assets(*(view_asset_key(name) for name in names))
-
 
 TIER_JOBS: dict[Tier, dg.UnresolvedAssetJobDefinition] = {
     tier: dg.define_asset_job(
         f"refresh_{tier.value}",
-        selection=_selection([v.name for v in views_in_tier(tier)]),
+        selection=refresh_selection([v.name for v in views_in_tier(tier)]),
         description=f"Refresh the {tier.value} views (and run their checks).",
         tags={"soleflip/tier": tier.value},
     )
@@ -25,7 +24,7 @@ TIER_JOBS: dict[Tier, dg.UnresolvedAssetJobDefinition] = {
 SOURCE_JOBS: dict[Source, dg.UnresolvedAssetJobDefinition] = {
     source: dg.define_asset_job(
         f"refresh_on_{source.value}_change",
-        selection=_selection([v.name for v in views_refreshed_on(source)]),
+        selection=refresh_selection([v.name for v in views_refreshed_on(source)]),
         description=f"Refresh the views that {source.value} changes affect.",
         tags={"soleflip/source": source.value},
     )

@@ -12,7 +12,12 @@ Each tick reads the change log (see ``change_capture``) since the snapshot in it
 
 The cursor (a PostgreSQL snapshot) lives in Dagster's storage, so it survives daemon
 restarts; it only advances when the changes it covers are handled. With no cursor (a new
-deployment) every change still in the log counts, so the first tick catches up once.
+deployment) the sensor begins at the snapshot the views were last built from, when all of
+its views were built from it (so `soleflip-bi demo` starts no run for its own load);
+otherwise every change still in the log counts, and the first tick catches up once.
+
+Whenever the cursor moves over changes, the sensor records an observation of its source
+table (``sources/observe.py``): the snapshot as data version, statements per operation.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from soleflip_bi.automation.change_capture import (
     prune_changes,
 )
 from soleflip_bi.automation.jobs import SOURCE_JOBS
+from soleflip_bi.bookkeeping.baseline import built_from
+from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.views.registry import Source
+from soleflip_bi.sources.observe import observe_table, table_named
+from soleflip_bi.views.registry import Source, views_refreshed_on
 
 MINIMUM_INTERVAL_SECONDS = 5
 QUIET_SECONDS = 2.0
@@ -34,6 +42,10 @@ MAX_WAIT_SECONDS = 30.0
 SENSOR_TAG = "soleflip/sensor"
 WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
+WATCHED_TABLES: dict[Source, tuple[str, str]] = {
+    Source.ORDERS: ("sales", "order"),
+    Source.INVENTORY: ("inventory", "stock"),
+}
 SENSOR_NAMES: dict[Source, str] = {
     Source.ORDERS: "orders_changed_sensor",
     Source.INVENTORY: "inventory_changed_sensor",
@@ -51,6 +63,8 @@ def waiting_run_ids(instance: dg.DagsterInstance, sensor_name: str) -> list[str]
 def build_change_sensor(source: Source) -> dg.SensorDefinition:
     name = SENSOR_NAMES[source]
     job = SOURCE_JOBS[source]
+    table = table_named(*WATCHED_TABLES[source])
+    view_names = [view.name for view in views_refreshed_on(source)]
 
     @dg.sensor(
         name=name,
@@ -62,11 +76,19 @@ def build_change_sensor(source: Source) -> dg.SensorDefinition:
     def change_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         try:
             with postgres.connect() as conn:
-                poll = poll_changes(conn, source, context.cursor)
+                start = None
+                if context.cursor is None:  # a new deployment: begin after the last build
+                    start = built_from(conn, FACTS_NAME, view_names)
+                poll = poll_changes(conn, source, context.cursor or start)
                 if poll.changes == 0:
                     if context.cursor:
                         prune_changes(conn, source, context.cursor)
-                    return dg.SkipReason("no committed change since the last tick")
+                    return dg.SensorResult(
+                        skip_reason="no committed change since the last tick"
+                        + (" (the views were built from the latest changes)" if start else ""),
+                        cursor=start or context.cursor,
+                    )
+                observation = observe_table(conn, table, poll.snapshot, poll.operations)
         except ChangeCaptureMissing as missing:
             return dg.SkipReason(str(missing))
 
@@ -78,15 +100,23 @@ def build_change_sensor(source: Source) -> dg.SensorDefinition:
                 f"{QUIET_SECONDS:.0f} s (at most {MAX_WAIT_SECONDS:.0f} s)"
             )
 
-        context.update_cursor(poll.snapshot)
         queued = waiting_run_ids(context.instance, name)
         if queued:
-            return dg.SkipReason(
-                f"{poll.changes} changes will be picked up by run {queued[0]}, still queued"
+            return dg.SensorResult(
+                skip_reason=f"{poll.changes} changes will be picked up by run {queued[0]}, "
+                "still queued",
+                cursor=poll.snapshot,
+                asset_events=[observation],
             )
-        return dg.RunRequest(
-            run_key=poll.snapshot,
-            tags={SENSOR_TAG: name, "soleflip/changes": str(poll.changes)},
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=poll.snapshot,
+                    tags={SENSOR_TAG: name, "soleflip/changes": str(poll.changes)},
+                )
+            ],
+            cursor=poll.snapshot,
+            asset_events=[observation],
         )
 
     return change_sensor

@@ -147,3 +147,27 @@ def _change_log_installed(conn: psycopg.Connection) -> bool:
     return bool(
         conn.execute("select to_regclass('soleflip_bi.source_change') is not null").fetchone()[0]
     )
+
+
+def built_from(conn: psycopg.Connection, facts_name: str, views: list[str]) -> str | None:
+    """The snapshot of the latest facts maintenance, when every one of ``views`` was last
+    built from it (so every change it saw is in them); else None."""
+    if not conn.execute("select to_regclass('soleflip_bi.refresh_log') is not null").fetchone()[0]:
+        return None
+    row = conn.execute(
+        """
+        with facts as (
+            select source_snapshot from soleflip_bi.refresh_log
+            where view_name = %(facts)s and mode <> 'skipped' and source_snapshot is not null
+            order by id desc limit 1
+        )
+        select f.source_snapshot from facts f
+        where not exists (
+            select from unnest(%(views)s::text[]) as v(name)
+            where not exists (select from soleflip_bi.refresh_log r
+                              where r.view_name = v.name
+                                and r.source_snapshot = f.source_snapshot))
+        """,
+        {"facts": facts_name, "views": views},
+    ).fetchone()
+    return row[0] if row else None

@@ -1,17 +1,19 @@
 """The cleaned layer as assets: between the source tables and the gold views."""
 
 import dagster as dg
+import psycopg
 from dagster import AssetExecutionContext
 
-from soleflip_bi.cleaned.facts import refresh_order_facts
+from soleflip_bi.cleaned.facts import FactsMode, refresh_order_facts
 from soleflip_bi.cleaned.layer import (
-    apply_cleaned_layer,
     cleaned_layer_hash,
+    ensure_cleaned_layer,
     quality_issue_counts,
     quality_issue_samples,
 )
 from soleflip_bi.cleaned.recount import stored_accounting
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.sources.tables import SOURCE_TABLES
 
 CLEANED_GROUP = "cleaned"
@@ -31,7 +33,8 @@ def _source_keys(table_names: tuple[str, ...]) -> list[dg.AssetKey]:
 CLEANED_SPECS = [
     dg.AssetSpec(
         cleaned_key("stock_facts"),
-        description="Stock items with every dimension resolved; rejected items excluded.",
+        description="Stock items with every dimension resolved, stored and maintained with "
+        "the order facts; rejected items excluded.",
         deps=_source_keys(STOCK_TABLES),
         group_name=CLEANED_GROUP,
         kinds={"postgres"},
@@ -55,6 +58,8 @@ CLEANED_SPECS = [
     ),
 ]
 
+CLEANED_KEYS = [spec.key for spec in CLEANED_SPECS]
+
 REJECTED_ROWS_CHECK = dg.AssetCheckSpec(
     "rejected_source_rows",
     asset=cleaned_key("source_quality_issues"),
@@ -74,21 +79,67 @@ ACCOUNTING_CHECK = dg.AssetCheckSpec(
     specs=CLEANED_SPECS,
     check_specs=[REJECTED_ROWS_CHECK, ACCOUNTING_CHECK],
     can_subset=False,
+    pool=REFRESH_POOL,
 )
 def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
-    """(Re)create the reference tables and plain views of the cleaned layer and bring the
-    stored order facts up to date."""
-    with postgres.connect() as conn:
-        apply_cleaned_layer(conn)
-        refresh_order_facts(conn)
-        yield from (
-            dg.MaterializeResult(
-                asset_key=spec.key, metadata={"definition_hash": cleaned_layer_hash()}
-            )
-            for spec in CLEANED_SPECS
-        )
-        yield rejected_rows_result(conn)
-        yield accounting_result(conn)
+    """Bring the cleaned layer up to date: its definitions (when the code changed) and the
+    stored order facts (when a source changed). Every refresh run starts with this step;
+    the views only read what it maintains."""
+    try:
+        with postgres.connect() as conn:
+            applied = ensure_cleaned_layer(conn)
+            facts = refresh_order_facts(conn)
+            accounting = accounting_result(conn)
+            stored = stored_accounting(conn)
+            rejected = None
+            if facts.mode is not FactsMode.SKIPPED or applied:
+                rejected = rejected_rows_result(conn)
+            conn.rollback()
+    except psycopg.Error as error:
+        retry_if_transient(context, error)
+        raise
+    if rejected is None:
+        because = "no source changed since that evaluation"
+        rejected = carried_check(context, REJECTED_ROWS_CHECK.key, because)
+        if rejected is None:
+            with postgres.connect() as conn:
+                rejected = rejected_rows_result(conn)
+    context.log.info(
+        f"facts: {facts.mode.value}, orders {facts.rows_deleted} removed / "
+        f"{facts.rows_inserted} stored, stock {facts.stock_rows_deleted} removed / "
+        f"{facts.stock_rows_inserted} stored, {facts.seconds:.2f} s"
+    )
+    definition = {"definition_hash": cleaned_layer_hash(), "definitions_applied": applied}
+    yield dg.MaterializeResult(
+        asset_key=cleaned_key("stock_facts"),
+        metadata={
+            **definition,
+            "facts_mode": facts.mode.value,
+            "rows_removed": facts.stock_rows_deleted,
+            "rows_stored": facts.stock_rows_inserted,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=cleaned_key("order_facts"),
+        metadata={
+            **definition,
+            "facts_mode": facts.mode.value,
+            "rows_removed": facts.rows_deleted,
+            "rows_stored": facts.rows_inserted,
+            "duration_seconds": dg.MetadataValue.float(round(facts.seconds, 3)),
+            "dagster/row_count": stored.sales if stored else 0,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=cleaned_key("source_quality_issues"),
+        metadata={
+            **definition,
+            "rejected_rows": rejected.metadata["rejected_rows"],
+            "flagged_rows": rejected.metadata["flagged_rows"],
+        },
+    )
+    yield rejected
+    yield accounting
 
 
 def rejected_rows_result(conn) -> dg.AssetCheckResult:

@@ -1,4 +1,7 @@
-"""The stored order facts: maintained once per source change, read by every gold view.
+"""The stored facts: maintained once per source change, read by every gold view.
+
+``analytics.order_facts`` (one row per sale) and ``analytics.stock_facts`` (one row per
+sound stock item) are maintained together, in one transaction and one snapshot.
 
 Computing the facts (every order joined to its stock item, product, brand, platform and
 rate) costs more than most aggregations over them, so doing it once instead of once per
@@ -22,9 +25,12 @@ orders sensor see a change.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from enum import StrEnum
 
 import psycopg
+from psycopg import sql
 
 from soleflip_bi.bookkeeping.baseline import (
     Baseline,
@@ -56,6 +62,15 @@ select array(
 )
 """
 
+CHANGED_STOCK = """
+select array(
+    select distinct row_id from soleflip_bi.changed_row
+    where source = 'inventory'
+      and xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
+      and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot)
+)
+"""
+
 # Changes that row ids cannot describe: dimensions, truncates, bulk loads.
 BROAD_CHANGES = """
 select exists (
@@ -72,8 +87,21 @@ class FactsMode(StrEnum):
     REBUILD = "rebuild"
 
 
-def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsMode:
+@dataclass(frozen=True)
+class FactsResult:
+    """What a maintenance did: its mode and how many stored facts it replaced."""
+
+    mode: FactsMode
+    rows_deleted: int = 0
+    rows_inserted: int = 0
+    seconds: float = 0.0
+    stock_rows_deleted: int = 0
+    stock_rows_inserted: int = 0
+
+
+def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsResult:
     """Bring analytics.order_facts up to date with the sources; return what it took."""
+    started = time.perf_counter()
     ensure_bookkeeping(conn)
     conn.commit()
     _log_matured_orders(conn)
@@ -83,17 +111,25 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsM
         baseline = current_baseline(conn)
         definition = baseline.cleaned_hash or ""
         if not force and unchanged_since_last_refresh(conn, FACTS_NAME, definition, baseline):
-            return FactsMode.SKIPPED
-        affected = None if force else _affected_orders(conn, baseline)
-        if affected is None:
-            conn.execute("truncate analytics.order_facts")
-            rows = conn.execute(
-                "insert into analytics.order_facts select * from analytics.order_facts_live"
-            ).rowcount
-            conn.execute("analyze analytics.order_facts")
+            return FactsResult(FactsMode.SKIPPED, seconds=time.perf_counter() - started)
+        changed = None if force else _affected(conn, baseline)
+        if changed is None:
+            stock = _rebuild(conn, "stock_facts")
+            deleted, rows = _rebuild(conn, "order_facts")
             recount_all(conn)
             mode = FactsMode.REBUILD
         else:
+            affected, stock_ids = changed
+            stock = (
+                conn.execute(
+                    "delete from analytics.stock_facts where inventory_id = any(%s)", (stock_ids,)
+                ).rowcount,
+                conn.execute(
+                    "insert into analytics.stock_facts "
+                    "select * from analytics.stock_facts_live where inventory_id = any(%s)",
+                    (stock_ids,),
+                ).rowcount,
+            )
             deleted = conn.execute(
                 "delete from analytics.order_facts where order_id = any(%s)", (affected,)
             ).rowcount
@@ -105,12 +141,24 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsM
             recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
-    return mode
+    return FactsResult(
+        mode, int(deleted), int(rows), time.perf_counter() - started, int(stock[0]), int(stock[1])
+    )
 
 
-def _affected_orders(conn: psycopg.Connection, now: Baseline) -> list | None:
-    """Ids of the orders whose facts may differ since the last maintenance, or None when
-    only a full rebuild is safe (or cheaper)."""
+def _rebuild(conn: psycopg.Connection, table: str) -> tuple[int, int]:
+    """Replace a stored facts table by its live view; return (rows removed, rows stored)."""
+    stored, live = sql.Identifier("analytics", table), sql.Identifier("analytics", table + "_live")
+    removed = conn.execute(sql.SQL("select count(*) from {}").format(stored)).fetchone()[0]
+    conn.execute(sql.SQL("truncate {}").format(stored))
+    rows = conn.execute(sql.SQL("insert into {} select * from {}").format(stored, live)).rowcount
+    conn.execute(sql.SQL("analyze {}").format(stored))
+    return int(removed), int(rows)
+
+
+def _affected(conn: psycopg.Connection, now: Baseline) -> tuple[list, list] | None:
+    """Ids of the orders and of the stock items whose facts may differ since the last
+    maintenance, or None when only a full rebuild is safe (or cheaper)."""
     last = last_refresh(conn, FACTS_NAME)
     if (
         last is None
@@ -126,10 +174,17 @@ def _affected_orders(conn: psycopg.Connection, now: Baseline) -> list | None:
     affected = conn.execute(AFFECTED_ORDERS, since).fetchone()[0]
     # due since the MATURED mark written just before this transaction began
     affected += conn.execute(DUE_SINCE_MARK).fetchone()[0]
-    total = conn.execute(
-        "select greatest(reltuples, 1) from pg_class where oid = 'sales.order'::regclass"
-    ).fetchone()[0]
-    return affected if len(affected) <= INCREMENTAL_LIMIT * total else None
+    stock = conn.execute(CHANGED_STOCK, since).fetchone()[0]
+    orders_total, stock_total = conn.execute(
+        "select greatest(reltuples, 1) from pg_class where oid = 'sales.order'::regclass "
+        "union all "
+        "select greatest(reltuples, 1) from pg_class where oid = 'inventory.stock'::regclass"
+    ).fetchall()
+    if len(affected) > INCREMENTAL_LIMIT * orders_total[0]:
+        return None
+    if len(stock) > INCREMENTAL_LIMIT * stock_total[0]:
+        return None
+    return affected, stock
 
 
 # Orders whose sale date came within a day of now since the last look: the previous

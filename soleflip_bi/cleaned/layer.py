@@ -16,6 +16,7 @@ CLEANED_VIEWS = ("order_facts", "stock_facts", "source_quality_issues")
 # columns they are dropped and created again. The stock side (stock_checked, stock_facts,
 # stock_aging) has gold views on top, so its views only ever gain columns at the end.
 REPLACEABLE_VIEWS = (
+    "stock_facts_live",
     "source_quality_issues",
     "order_facts_live",
     "order_checked",
@@ -41,8 +42,10 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtextextended('soleflip_bi:cleaned', 0))")
         for name, text in cleaned_sql_files():
+            if name.startswith("02"):
+                _drop_outdated_facts_table(conn, "stock_facts", "stock_facts_live")
             if name.startswith("03"):
-                _drop_outdated_facts_table(conn)
+                _drop_outdated_facts_table(conn, "order_facts", "order_facts_live")
             _apply_file(conn, text)
         _install_change_capture_if_allowed(conn)
         conn.execute(
@@ -90,38 +93,37 @@ def _install_change_capture_if_allowed(conn: psycopg.Connection) -> None:
         )
 
 
-def _drop_outdated_facts_table(conn: psycopg.Connection) -> None:
-    """Drop analytics.order_facts when it is no longer a table of the current columns.
+def _drop_outdated_facts_table(conn: psycopg.Connection, table: str, live: str) -> None:
+    """Drop a stored facts table when it is no longer a table of its live view's columns.
 
-    Its columns follow order_facts_live; when they change, the table (and the gold views
+    Its columns follow the live view; when they change, the table (and the gold views
     built on it, which their next refresh recreates) must go. Columns only change with a
     release, never during normal operation.
     """
+    stored = sql.Identifier("analytics", table)
     kind = conn.execute(
-        "select relkind from pg_class where oid = to_regclass('analytics.order_facts')"
+        "select relkind from pg_class where oid = to_regclass(%s)", (f"analytics.{table}",)
     ).fetchone()
     if kind is None:
         return
     if kind[0] == "v":  # the facts were a plain view before they were stored
-        conn.execute("drop view analytics.order_facts cascade")
+        conn.execute(sql.SQL("drop view {} cascade").format(stored))
         return
-    live = conn.execute("select to_regclass('analytics.order_facts_live') is not null").fetchone()[
-        0
-    ]
-    if not live:
+    if not conn.execute("select to_regclass(%s) is not null", (f"analytics.{live}",)).fetchone()[0]:
         return
     same = conn.execute(
         """
         select array(select (attname, atttypid) from pg_attribute
-                     where attrelid = 'analytics.order_facts'::regclass and attnum > 0
+                     where attrelid = to_regclass(%(table)s) and attnum > 0
                        and not attisdropped order by attnum)::text
              = array(select (attname, atttypid) from pg_attribute
-                     where attrelid = 'analytics.order_facts_live'::regclass and attnum > 0
+                     where attrelid = to_regclass(%(live)s) and attnum > 0
                        and not attisdropped order by attnum)::text
-        """
+        """,
+        {"table": f"analytics.{table}", "live": f"analytics.{live}"},
     ).fetchone()[0]
     if not same:
-        conn.execute("drop table analytics.order_facts cascade")
+        conn.execute(sql.SQL("drop table {} cascade").format(stored))
 
 
 def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:

@@ -8,8 +8,10 @@ import logging
 
 import dagster as dg
 
+from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
 from soleflip_bi.database.connection import connect
 from soleflip_bi.instance import prepare_dagster_environment
+from soleflip_bi.sources.observe import observe_all
 from soleflip_bi.views.materialize import drop_view
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec, get_view, views_in_tier
 from soleflip_bi.views.runs import RefreshFailed, refresh_views
@@ -81,20 +83,27 @@ def run_refresh(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
-def refresh_in_dagster(specs: list[ViewSpec]) -> dg.ExecuteInProcessResult:
+def refresh_in_dagster(
+    specs: list[ViewSpec], also: dg.AssetSelection | None = None
+) -> dg.ExecuteInProcessResult:
     prepare_dagster_environment()
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        result = refresh_views(specs, instance)
+        result = refresh_views(specs, instance, also=also)
     if not result.success:
         raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
     return result
 
 
 def refresh_everything() -> None:
-    """Create or refresh all views (used by `soleflip-bi demo`)."""
-    result = refresh_in_dagster(list(VIEWS))
-    print(f"all {len(VIEWS)} views built (Dagster run {result.run_id})")
+    """Build everything the graph holds, in one run (used by `soleflip-bi demo`): the
+    cleaned layer, all views, the dashboards (exported without a Metabase); then observe
+    every source table, so that nothing in the UI is "never materialized"."""
+    result = refresh_in_dagster(list(VIEWS), also=dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY))
+    with dg.DagsterInstance.get() as instance, connect() as conn:
+        for observation in observe_all(conn):
+            instance.report_runless_asset_event(observation)
+    print(f"all {len(VIEWS)} views and the dashboards built (Dagster run {result.run_id})")
 
 
 def run_drop(args: argparse.Namespace) -> int:

@@ -29,6 +29,9 @@ METABASE_DASHBOARDS_KEY = dg.AssetKey(["metabase", "dashboards"])
     group_name="dashboards",
     kinds={"metabase"},
     code_version=templates_hash(),
+    # Provisioned again when the templates change, never on a view refresh (the cards read
+    # the views live); dashboards_automation_sensor evaluates this.
+    automation_condition=dg.AutomationCondition.code_version_changed(),
     metadata={"dashboards": dg.MetadataValue.json([d.name for d in DASHBOARDS])},
 )
 def metabase_dashboards(
@@ -65,3 +68,11 @@ def metabase_dashboards(
             **common,
         }
     )
+
+
+dashboards_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "dashboards_automation_sensor",
+    target=dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Materializes metabase/dashboards when its templates' code version changes.",
+)

@@ -1,20 +1,25 @@
 """One Dagster asset per registered view, generated from the registry."""
 
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from datetime import timedelta
 
 import dagster as dg
 import psycopg
 from dagster import AssetExecutionContext
 
-from soleflip_bi.cleaned.assets import cleaned_key
-from soleflip_bi.cleaned.layer import ensure_cleaned_layer
+from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.views.checks import check_specs_for, run_checks
 from soleflip_bi.views.lineage import column_lineage
-from soleflip_bi.views.materialize import RefreshResult, materialize_view, view_columns
+from soleflip_bi.views.materialize import (
+    RefreshMode,
+    RefreshResult,
+    materialize_view,
+    view_columns,
+)
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, VIEWS, Tier, ViewSpec
-
-REFRESH_POOL = "analytics_refresh"
 
 # A view is stale when it has not been refreshed for about two of its intervals.
 FRESHNESS_BY_TIER: dict[Tier, dg.FreshnessPolicy] = {
@@ -29,23 +34,9 @@ FRESHNESS_BY_TIER: dict[Tier, dg.FreshnessPolicy] = {
     ),
 }
 
-MAX_TRANSIENT_RETRIES = 4
-FIRST_RETRY_DELAY_SECONDS = 5
-
 
 def view_asset_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([ANALYTICS_SCHEMA, name])
-
-
-def is_transient(error: BaseException) -> bool:
-    """Errors worth retrying: the connection went away or a lock could not be had in time.
-
-    SQL errors (bad definitions, constraint problems, statement timeouts) fail at once.
-    """
-    return isinstance(error, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected) or (
-        isinstance(error, psycopg.OperationalError)
-        and not isinstance(error, psycopg.errors.QueryCanceled)
-    )
 
 
 def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
@@ -74,38 +65,52 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
         ],
         pool=REFRESH_POOL,
         check_specs=check_specs_for(spec, key),
-        # Subsettable so that checks are optional outputs: a skipped refresh (nothing
-        # changed) reports no new check results; the last ones still describe the data.
         can_subset=True,
     )
     def refresh_view(context: AssetExecutionContext, postgres: PostgresResource):
+        """Refresh the view from the cleaned layer (maintained by its own step before this
+        one) and report every selected check: evaluated on the refreshed view, or carried
+        from the last evaluation when nothing the view reads had changed."""
         try:
             with postgres.connect() as conn:
-                ensure_cleaned_layer(conn)
                 result = materialize_view(
                     conn,
                     spec,
                     inspect=lambda c: run_checks(c, spec, key, _column_names(c, spec)),
                 )
+                checks = list(result.inspection or [])
+                selected = context.selected_asset_check_keys
+                if result.mode is RefreshMode.SKIPPED:
+                    checks = _carried_or_evaluated(context, conn, spec, key, selected)
         except psycopg.Error as error:
-            if is_transient(error) and context.retry_number < MAX_TRANSIENT_RETRIES:
-                delay = FIRST_RETRY_DELAY_SECONDS * 2**context.retry_number
-                context.log.warning(f"transient error, retrying in {delay} s: {error}")
-                raise dg.RetryRequested(
-                    max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=delay
-                ) from error
+            retry_if_transient(context, error)
             raise
         context.log.info(
             f"{spec.name}: {result.mode.value} refresh, {result.row_count} rows, "
             f"{result.seconds:.2f} s"
         )
         yield dg.MaterializeResult(asset_key=key, metadata=materialization_metadata(spec, result))
-        selected = context.selected_asset_check_keys
-        yield from (
-            r for r in result.inspection or [] if dg.AssetCheckKey(key, r.check_name) in selected
-        )
+        yield from (r for r in checks if dg.AssetCheckKey(key, r.check_name) in selected)
 
     return refresh_view
+
+
+def _carried_or_evaluated(
+    context: AssetExecutionContext,
+    conn: psycopg.Connection,
+    spec: ViewSpec,
+    key: dg.AssetKey,
+    selected: AbstractSet[dg.AssetCheckKey],
+) -> list[dg.AssetCheckResult]:
+    """The checks of a view whose refresh was skipped: the last evaluations carried
+    forward; a check never evaluated on this instance is evaluated now."""
+    because = "nothing the view reads changed since that evaluation"
+    carried = {k: carried_check(context, k, because) for k in selected}
+    if all(carried.values()):
+        return list(carried.values())
+    evaluated = run_checks(conn, spec, key, _column_names(conn, spec))
+    conn.rollback()
+    return [carried.get(dg.AssetCheckKey(key, r.check_name)) or r for r in evaluated]
 
 
 def _column_names(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
@@ -129,3 +134,10 @@ def materialization_metadata(spec: ViewSpec, result: RefreshResult) -> dict[str,
 
 
 VIEW_ASSETS: list[dg.AssetsDefinition] = [build_view_asset(spec) for spec in VIEWS]
+
+
+def refresh_selection(names: Iterable[str]) -> dg.AssetSelection:
+    """What a run refreshing the views ``names`` materializes: the cleaned layer's step
+    (the facts the views read) and then the views, with their checks."""
+    views = dg.AssetSelection.assets(*(view_asset_key(name) for name in names))
+    return dg.AssetSelection.assets(*CLEANED_KEYS) | views

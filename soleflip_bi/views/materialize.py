@@ -30,7 +30,7 @@ from soleflip_bi.bookkeeping.baseline import (
     unchanged_since_last_refresh,
 )
 from soleflip_bi.bookkeeping.locks import holding, lock_key, reading_facts
-from soleflip_bi.cleaned.facts import FACTS_NAME, refresh_order_facts
+from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
 
@@ -114,12 +114,12 @@ def materialize_view(
 
     The transaction is REPEATABLE READ, so the refresh and ``inspect`` (the asset checks)
     see one snapshot: a check compares the view with exactly the data it was built from,
-    however many orders arrive meanwhile.
+    however many orders arrive meanwhile. The view reads the stored facts as they are:
+    maintaining them (``cleaned/facts.py``) is the cleaned layer's step, before this one.
     """
     ensure_bookkeeping(conn)
     conn.commit()
     started = time.perf_counter()
-    refresh_order_facts(conn)
     with reading_facts(conn), holding(conn, lock_key(spec.name)):
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from soleflip_bi.views.assets import view_asset_key
+from soleflip_bi.views.assets import refresh_selection
 from soleflip_bi.views.registry import ViewSpec
 
 # The run's events are in the instance (and the UI); the terminal only needs warnings.
@@ -16,12 +16,18 @@ class RefreshFailed(RuntimeError):
 
 
 def refresh_views(
-    specs: list[ViewSpec], instance: dg.DagsterInstance, tags: dict[str, str] | None = None
+    specs: list[ViewSpec],
+    instance: dg.DagsterInstance,
+    tags: dict[str, str] | None = None,
+    also: dg.AssetSelection | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the given views (and their checks) in one run on ``instance``."""
+    """Materialize the cleaned layer and the given views (with their checks), and the
+    assets ``also`` selects, in one run on ``instance``."""
     from soleflip_bi.definitions import defs  # the full graph, so selections resolve
 
-    selection = dg.AssetSelection.assets(*(view_asset_key(spec.name) for spec in specs))
+    selection = refresh_selection(spec.name for spec in specs)
+    if also is not None:
+        selection = selection | also
     job = dg.define_asset_job("__soleflip_bi_cli_refresh", selection=selection)
     result = (
         dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))

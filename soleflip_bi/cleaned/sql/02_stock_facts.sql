@@ -42,10 +42,18 @@ left join catalog.size_master z on z.id = s.size_id
 left join supplier.profile sp on sp.id = s.supplier_id
 left join analytics.stock_status ss on ss.status = lower(btrim(s.status));
 
-create or replace view analytics.stock_facts as
+create or replace view analytics.stock_facts_live as
 select inventory_id, product_id, product_name, sku, brand_id, brand_name, category_id,
        category_name, size_id, us_size, eu_size, supplier_id, supplier_name, status, in_stock,
        condition, color, location, quantity, purchase_price, gross_purchase_price, vat_amount,
        purchase_date, created_at, updated_at
 from analytics.stock_checked
 where reject_reason is null;
+
+-- Stored, like the order facts: maintained from stock_facts_live by the project
+-- (cleaned/facts.py, in the same transaction as the order facts) only for the stock items
+-- that changed, instead of being computed again by each per-stock-item view.
+create table if not exists analytics.stock_facts as
+select * from analytics.stock_facts_live with no data;
+create unique index if not exists stock_facts_inventory_id_key
+    on analytics.stock_facts (inventory_id);
