@@ -10,11 +10,11 @@ from soleflip_bi.automation.sensors import build_sensors
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.dashboards.assets import dashboards_automation_sensor, metabase_dashboards
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.sources.assets import build_source_assets
+from soleflip_bi.sources.observe import observe_sources
 from soleflip_bi.views.assets import VIEW_ASSETS
 
 defs = dg.Definitions(
-    assets=[*build_source_assets(), cleaned_layer, *VIEW_ASSETS, metabase_dashboards],
+    assets=[observe_sources, cleaned_layer, *VIEW_ASSETS, metabase_dashboards],
     jobs=[*TIER_JOBS.values(), *SOURCE_JOBS.values()],
     schedules=build_schedules(),
     sensors=[*build_sensors(), dashboards_automation_sensor],

@@ -96,13 +96,15 @@ def refresh_in_dagster(
 
 
 def refresh_everything() -> None:
-    """Build everything the graph holds, in one run (used by `soleflip-bi demo`): the
-    cleaned layer, all views, the dashboards (exported without a Metabase); then observe
-    every source table, so that nothing in the UI is "never materialized"."""
-    result = refresh_in_dagster(list(VIEWS), also=dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY))
+    """Build everything the graph holds (used by `soleflip-bi demo`): observe every source
+    table, then in one run the cleaned layer, all views and the dashboards (exported
+    without a Metabase), so that nothing in the UI is "never materialized"."""
+    prepare_dagster_environment()
     with dg.DagsterInstance.get() as instance, connect() as conn:
-        for observation in observe_all(conn):
+        for observation in observe_all(conn):  # first: the build then reads these versions
             instance.report_runless_asset_event(observation)
+    dashboards = dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY)
+    result = refresh_in_dagster(list(VIEWS), also=dashboards)
     print(f"all {len(VIEWS)} views and the dashboards built (Dagster run {result.run_id})")
 
 

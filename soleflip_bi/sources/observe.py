@@ -3,15 +3,17 @@
 Dagster never writes the sources; it observes them. A sensor that sees changes records an
 observation of its table (the change-log position as data version, the statements per
 operation since the last one); ``soleflip-bi demo`` observes every table once after the
-build, so none of them shows "never observed".
+build, so none of them shows "never observed"; the UI's "Observe" button does the same.
 """
 
-from __future__ import annotations
+import warnings
 
 import dagster as dg
 import psycopg
+from dagster import AssetExecutionContext
 
-from soleflip_bi.sources.assets import source_asset_key
+from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.sources.assets import build_source_assets, source_asset_key
 from soleflip_bi.sources.tables import SOURCE_TABLES, SourceTable
 
 DATA_VERSION_TAG = "dagster/data_version"
@@ -68,3 +70,22 @@ def observe_all(conn: psycopg.Connection) -> list[dg.AssetObservation]:
     """Every source table, versioned by the current snapshot."""
     snapshot = conn.execute("select pg_current_snapshot()::text").fetchone()[0]
     return [observe_table(conn, table, snapshot) for table in SOURCE_TABLES]
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+
+    @dg.multi_observable_source_asset(
+        name="observe_sources", specs=build_source_assets(), can_subset=True
+    )
+    def observe_sources(context: AssetExecutionContext, postgres: PostgresResource):
+        """Observe the selected source tables: columns, row estimate, current snapshot."""
+        selected = context.selected_asset_keys
+        with postgres.connect() as conn:
+            for observation in observe_all(conn):
+                if observation.asset_key in selected:
+                    yield dg.ObserveResult(
+                        asset_key=observation.asset_key,
+                        metadata=observation.metadata,
+                        data_version=dg.DataVersion(observation.tags[DATA_VERSION_TAG]),
+                    )
