@@ -314,3 +314,37 @@ def test_unchanged_sources_mean_no_refresh_and_a_change_a_concurrent_one(
             "values (gen_random_uuid(), 'completed', 'EUR', 10, now())"
         )
     assert _refresh_exec(module_demo_database_url) == "concurrent"
+
+
+def test_a_skipped_refresh_still_reports_every_check(
+    materialized, module_demo_database_url
+) -> None:
+    """Nothing changed: the view and the facts are skipped, and their checks carry the last
+    evaluation forward (saying so), so none is left "not evaluated" and no step reports
+    outputs it did not yield."""
+    instance = dg.DagsterInstance.ephemeral()
+    runs = [
+        dg.materialize(
+            [cleaned_layer, *VIEW_ASSETS],
+            selection=refresh_selection(["sales_summary_daily"]),
+            resources={"postgres": PostgresResource(database_url=module_demo_database_url)},
+            instance=instance,
+        )
+        for _ in range(2)
+    ]
+    first, second = runs
+    [view] = second.asset_materializations_for_node("refresh_sales_summary_daily")
+    assert view.metadata["refresh_mode"].value == "skipped"
+    evaluations = {e.check_name: e for e in second.get_asset_check_evaluations()}
+    assert set(evaluations) == {
+        "grain_unique",
+        "non_empty",
+        "values_sane",
+        "revenue_reconciles",
+        "rejected_source_rows",
+        "orders_accounted_for",
+    }
+    for name in ("grain_unique", "revenue_reconciles", "rejected_source_rows"):
+        assert evaluations[name].metadata["carried_from_run"].value == first.run_id
+    assert evaluations["revenue_reconciles"].passed
+    assert [e.message for e in second.all_events if "did not yield" in (e.message or "")] == []
