@@ -108,8 +108,8 @@ class ViewReader:
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=30)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
     def _read(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:

@@ -79,7 +79,8 @@ class MetabaseStandIn:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
+        if self._server is None:
+            raise RuntimeError("the stand-in is not serving; use it as a context manager")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
