@@ -176,7 +176,9 @@ def _verify(
         run_retries=retries,
         view_refreshes=view_refreshes,
         facts_maintenances=facts_runs,
-        max_refreshes_of_one_view_at_once=max(outcome.watcher.most_at_once_per_view.values()),
+        max_refreshes_of_one_view_at_once=max(
+            outcome.watcher.most_at_once_per_view.values(), default=0
+        ),
         max_refreshes_at_once=outcome.watcher.most_at_once,
         steps_blocked_by_pool=len(pool_waits := _pool_waits(instance, outcome)),
         longest_pool_wait_seconds=round(max(pool_waits, default=0.0), 1),

@@ -11,7 +11,7 @@ from soleflip_bi.cleaned.layer import (
     quality_issue_counts,
     quality_issue_samples,
 )
-from soleflip_bi.cleaned.recount import stored_accounting
+from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.sources.tables import SOURCE_TABLES
@@ -89,21 +89,16 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
         with postgres.connect() as conn:
             applied = ensure_cleaned_layer(conn)
             facts = refresh_order_facts(conn)
-            accounting = accounting_result(conn)
             stored = stored_accounting(conn)
             rejected = None
-            if facts.mode is not FactsMode.SKIPPED or applied:
-                rejected = rejected_rows_result(conn)
+            if facts.mode is FactsMode.SKIPPED and not applied:
+                because = "no source changed since that evaluation"
+                rejected = carried_check(context, REJECTED_ROWS_CHECK.key, because)
+            rejected = rejected or rejected_rows_result(conn)
             conn.rollback()
     except psycopg.Error as error:
         retry_if_transient(context, error)
         raise
-    if rejected is None:
-        because = "no source changed since that evaluation"
-        rejected = carried_check(context, REJECTED_ROWS_CHECK.key, because)
-        if rejected is None:
-            with postgres.connect() as conn:
-                rejected = rejected_rows_result(conn)
     context.log.info(
         f"facts: {facts.mode.value}, orders {facts.rows_deleted} removed / "
         f"{facts.rows_inserted} stored, stock {facts.stock_rows_deleted} removed / "
@@ -139,7 +134,7 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
         },
     )
     yield rejected
-    yield accounting
+    yield accounting_result(stored)
 
 
 def rejected_rows_result(conn) -> dg.AssetCheckResult:
@@ -163,30 +158,28 @@ def rejected_rows_result(conn) -> dg.AssetCheckResult:
     )
 
 
-def accounting_result(conn) -> dg.AssetCheckResult:
+def accounting_result(accounting: OrderAccounting | None) -> dg.AssetCheckResult:
     """Fails (error) unless sales + not sales + rejected = the rows of sales."order"."""
-    accounting = stored_accounting(conn)
     if accounting is None:
-        return dg.AssetCheckResult(
-            check_name=ACCOUNTING_CHECK.name,
-            asset_key=ACCOUNTING_CHECK.asset_key,
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"reason": "the order facts have not been maintained yet"},
+        passed, metadata = False, {"reason": "the order facts have not been maintained yet"}
+    else:
+        passed, metadata = (
+            accounting.balanced,
+            {
+                "source_rows": accounting.source_rows,
+                "sales": accounting.sales,
+                "not_sales": accounting.not_sales,
+                "rejected": accounting.rejected,
+                "unaccounted": accounting.unaccounted,
+                "valid_sales_not_in_facts": accounting.valid_sales - accounting.sales,
+                "orders_the_cleaned_layer_lost": accounting.missing,
+                "last_full_recount": accounting.full_at.isoformat(),
+            },
         )
     return dg.AssetCheckResult(
         check_name=ACCOUNTING_CHECK.name,
         asset_key=ACCOUNTING_CHECK.asset_key,
-        passed=accounting.balanced,
+        passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "source_rows": accounting.source_rows,
-            "sales": accounting.sales,
-            "not_sales": accounting.not_sales,
-            "rejected": accounting.rejected,
-            "unaccounted": accounting.unaccounted,
-            "valid_sales_not_in_facts": accounting.valid_sales - accounting.sales,
-            "orders_the_cleaned_layer_lost": accounting.missing,
-            "last_full_recount": accounting.full_at.isoformat(),
-        },
+        metadata=metadata,
     )

@@ -39,18 +39,3 @@ def refresh_views(
         )
     )
     return result
-
-
-def refresh_cleaned_layer(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    from soleflip_bi.definitions import defs
-
-    job = dg.define_asset_job(
-        "__soleflip_bi_cli_cleaned", selection=dg.AssetSelection.groups("cleaned")
-    )
-    return (
-        dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-        .resolve_job_def(job.name)
-        .execute_in_process(
-            instance=instance, tags={"soleflip/trigger": "cli"}, run_config=QUIET_CONSOLE
-        )
-    )
