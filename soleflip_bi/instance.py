@@ -11,8 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-from soleflip_bi import settings
 from soleflip_bi.database.embedded import default_server
+from soleflip_bi.shared import settings
 
 DAGSTER_DATABASE = "dagster"
 

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soleflip_bi import settings
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.database.embedded import default_server
+from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import load_demo
 
 DEMO_ORDERS = 1106

@@ -21,8 +21,9 @@ from psycopg import sql
 
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.assets import build_view_asset
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA, ViewSpec
+from soleflip_bi.views.registry import ViewSpec
 
 
 @dataclass(frozen=True)

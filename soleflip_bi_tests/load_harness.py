@@ -22,7 +22,8 @@ import dagster as dg
 from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
 from soleflip_bi.automation.sensors import QUIET_SECONDS, SENSOR_TAG, WAITING_STATUSES
 from soleflip_bi.definitions import defs
-from soleflip_bi.views.registry import Source, Tier
+from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.views.registry import Tier
 from soleflip_bi_tests.load_support import Catalogue, RefreshWatcher, ShopWriter, run_worker
 from soleflip_bi_tests.test_sensors import Ticker
 

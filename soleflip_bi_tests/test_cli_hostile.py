@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soleflip_bi import settings
 from soleflip_bi.cli.main import main
+from soleflip_bi.shared import settings
 from soleflip_bi_tests.conftest import demo_database
 from soleflip_bi_tests.figures import report
 from soleflip_bi_tests.views_support import build_all_views

@@ -25,16 +25,17 @@ from dagster._utils.error import serializable_error_info_from_exc_info
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.automation.sensors import build_change_sensor
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cli.main import main
 from soleflip_bi.database import steps
-from soleflip_bi.database.refresh_role import create_refresh_role
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
+from soleflip_bi.roles.refresh import create_refresh_role
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.assets import build_view_asset
-from soleflip_bi.views.registry import VIEWS, Source, get_view
+from soleflip_bi.views.registry import VIEWS, get_view
 from soleflip_bi.views.runs import refresh_views
 from soleflip_bi_tests.fault_support import add_sale_orders
 from soleflip_bi_tests.figures import report
@@ -145,7 +146,7 @@ def test_the_password_never_reaches_dagster_or_the_terminal(
     monkeypatch.setenv("SOLEFLIP_DATABASE_URL", url)
 
     # 1. Every view refreshed through the code location's own resource.
-    assert refresh_views(list(VIEWS), instance).success
+    assert refresh_views(defs, list(VIEWS), instance).success
 
     # 2. A lock timeout on every attempt: a foreign refresh holds the view.
     add_sale_orders(scratch_database_url, 1)  # something to refresh, so it is not skipped

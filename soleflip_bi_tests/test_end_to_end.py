@@ -21,9 +21,9 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
-from soleflip_bi import settings
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cli.views import refresh_everything
+from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi_tests.views_support import build_all_views
 

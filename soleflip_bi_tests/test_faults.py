@@ -23,13 +23,14 @@ import dagster as dg
 import psycopg
 import pytest
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database import steps
 from soleflip_bi.database.embedded import EmbeddedServer, wait_until_accepting
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import SWAP_LOCK_TIMEOUT, materialize_view
-from soleflip_bi.views.registry import Source, ViewSpec, get_view, views_refreshed_on
+from soleflip_bi.views.registry import ViewSpec, get_view, views_refreshed_on
 from soleflip_bi_tests.fault_support import (
     ViewReader,
     add_sale_orders,

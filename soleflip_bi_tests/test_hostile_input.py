@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.recount import stored_accounting
 from soleflip_bi.sources.demo import load_demo

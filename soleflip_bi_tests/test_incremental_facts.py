@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.facts import FactsMode, refresh_order_facts
 from soleflip_bi.cleaned.layer import apply_cleaned_layer
 from soleflip_bi.sources.demo import load_demo

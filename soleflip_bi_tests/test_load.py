@@ -29,11 +29,12 @@ import psycopg
 import pytest
 
 from soleflip_bi.automation import sensors
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.facts import refresh_order_facts
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import materialize_view
-from soleflip_bi.views.registry import Source, get_view, views_refreshed_on
+from soleflip_bi.views.registry import get_view, views_refreshed_on
 from soleflip_bi_tests.figures import report
 from soleflip_bi_tests.load_harness import LoadOutcome, run_load
 from soleflip_bi_tests.load_support import PURCHASE, SALE

@@ -20,11 +20,13 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cli.main import main
+from soleflip_bi.definitions import defs
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import RefreshMode, drop_view, materialize_view
-from soleflip_bi.views.registry import VIEWS, Source, get_view, views_refreshed_on
+from soleflip_bi.views.registry import VIEWS, get_view, views_refreshed_on
 from soleflip_bi.views.runs import refresh_views
 from soleflip_bi_tests.fault_support import add_sale_orders, materialize_views, redefined
 from soleflip_bi_tests.test_readonly_role import connect_as, refused
@@ -38,7 +40,7 @@ SOURCE_WRITES = (
     "update supplier.profile set rating = 0",
     "truncate platform.marketplace cascade",
     'alter table sales."order" add column hacked int',
-    'drop trigger soleflip_bi_orders_changed on sales."order"',
+    'drop trigger soleflip_bi_changed on sales."order"',
     "create table sales.hacked (id int)",
 )
 
@@ -104,7 +106,7 @@ def test_the_refresh_role_builds_every_view_and_cannot_write_the_sources(
 
     refresh_url = make_conninfo(shop, user=role)
     monkeypatch.setenv("SOLEFLIP_DATABASE_URL", refresh_url)  # the code location's resource
-    result = refresh_views(list(VIEWS), instance)
+    result = refresh_views(defs, list(VIEWS), instance)
 
     assert result.success
     modes = {

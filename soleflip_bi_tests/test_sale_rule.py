@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.recount import recount_all, stored_accounting, stored_recount
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.assets import view_asset_key

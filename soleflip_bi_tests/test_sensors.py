@@ -16,12 +16,13 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
 from soleflip_bi.automation.sensors import QUIET_SECONDS, SENSOR_TAG, build_change_sensor
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.sources.demo import load_demo
-from soleflip_bi.views.registry import Source, views_refreshed_on
+from soleflip_bi.views.registry import views_refreshed_on
 from soleflip_bi_tests.views_support import build_all_views
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.views.assets import refresh_selection
-from soleflip_bi.views.registry import Source, Tier, views_in_tier, views_refreshed_on
+from soleflip_bi.views.registry import Tier, views_in_tier, views_refreshed_on
 
 TIER_JOBS: dict[Tier, dg.UnresolvedAssetJobDefinition] = {
     tier: dg.define_asset_job(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from soleflip_bi import settings
 from soleflip_bi.automation.jobs import TIER_JOBS
+from soleflip_bi.shared import settings
 from soleflip_bi.views.registry import Tier
 
 CRON_BY_TIER: dict[Tier, str] = {

@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from soleflip_bi.automation.change_capture import (
-    ChangeCaptureMissing,
-    poll_changes,
-    prune_changes,
-)
 from soleflip_bi.automation.jobs import SOURCE_JOBS
 from soleflip_bi.bookkeeping.baseline import built_from
+from soleflip_bi.capture.install import ChangeCaptureMissing
+from soleflip_bi.capture.poll import poll_changes, prune_changes
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.sources.observe import observe_table, table_named
-from soleflip_bi.views.registry import Source, views_refreshed_on
+from soleflip_bi.shared.catalogue import Source, watched_table
+from soleflip_bi.sources.observe import observe_table
+from soleflip_bi.views.registry import views_refreshed_on
 
 MINIMUM_INTERVAL_SECONDS = 5
 QUIET_SECONDS = 2.0
@@ -42,10 +40,6 @@ MAX_WAIT_SECONDS = 30.0
 SENSOR_TAG = "soleflip/sensor"
 WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
-WATCHED_TABLES: dict[Source, tuple[str, str]] = {
-    Source.ORDERS: ("sales", "order"),
-    Source.INVENTORY: ("inventory", "stock"),
-}
 SENSOR_NAMES: dict[Source, str] = {
     Source.ORDERS: "orders_changed_sensor",
     Source.INVENTORY: "inventory_changed_sensor",
@@ -63,7 +57,7 @@ def waiting_run_ids(instance: dg.DagsterInstance, sensor_name: str) -> list[str]
 def build_change_sensor(source: Source) -> dg.SensorDefinition:
     name = SENSOR_NAMES[source]
     job = SOURCE_JOBS[source]
-    table = table_named(*WATCHED_TABLES[source])
+    table = watched_table(source)
     view_names = [view.name for view in views_refreshed_on(source)]
 
     @dg.sensor(

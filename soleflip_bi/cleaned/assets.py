@@ -14,20 +14,31 @@ from soleflip_bi.cleaned.layer import (
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
-from soleflip_bi.sources.tables import SOURCE_TABLES
+from soleflip_bi.shared.catalogue import (
+    BRAND,
+    CATEGORY,
+    MARKETPLACE,
+    ORDER,
+    PRODUCT,
+    SIZE,
+    STOCK,
+    SUPPLIER,
+    SourceTable,
+)
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 CLEANED_GROUP = "cleaned"
 
-ORDER_TABLES = ("order", "stock", "product", "brand", "category", "marketplace", "profile")
-STOCK_TABLES = ("stock", "product", "brand", "category", "size_master", "profile")
+ORDER_TABLES = (ORDER, STOCK, PRODUCT, BRAND, CATEGORY, MARKETPLACE, SUPPLIER)
+STOCK_TABLES = (STOCK, PRODUCT, BRAND, CATEGORY, SIZE, SUPPLIER)
 
 
 def cleaned_key(name: str) -> dg.AssetKey:
-    return dg.AssetKey(["analytics", name])
+    return dg.AssetKey([ANALYTICS_SCHEMA, name])
 
 
-def _source_keys(table_names: tuple[str, ...]) -> list[dg.AssetKey]:
-    return [dg.AssetKey([t.schema, t.name]) for t in SOURCE_TABLES if t.name in table_names]
+def _source_keys(tables: tuple[SourceTable, ...]) -> list[dg.AssetKey]:
+    return [dg.AssetKey(list(table.path)) for table in tables]
 
 
 CLEANED_SPECS = [

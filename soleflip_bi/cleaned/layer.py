@@ -9,9 +9,9 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from soleflip_bi import settings
+from soleflip_bi.capture.install import change_capture_installed, install_change_capture
+from soleflip_bi.shared import settings
 
-CLEANED_VIEWS = ("order_facts", "stock_facts", "source_quality_issues")
 # Plain views that only the cleaned layer itself builds on: when a release changes their
 # columns they are dropped and created again. The stock side (stock_checked, stock_facts,
 # stock_aging) has gold views on top, so its views only ever gain columns at the end.
@@ -77,11 +77,6 @@ def _install_change_capture_if_allowed(conn: psycopg.Connection) -> None:
     Skipping unchanged refreshes and the sensors rely on them; a role that does not own
     the sources gets a warning and a DBA runs `soleflip-bi db install-change-capture`.
     """
-    from soleflip_bi.automation.change_capture import (
-        change_capture_installed,
-        install_change_capture,
-    )
-
     if change_capture_installed(conn):
         return
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soleflip_bi import settings
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.database.connection import connect, redact, resolve_database_url
 from soleflip_bi.database.embedded import default_server
-from soleflip_bi.database.refresh_role import create_refresh_role, refresh_password
-from soleflip_bi.database.roles import grant_readonly, private_schemas, readonly_password
+from soleflip_bi.roles.readonly import grant_readonly, private_schemas, readonly_password
+from soleflip_bi.roles.refresh import create_refresh_role, refresh_password
+from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED, load_demo
 
 

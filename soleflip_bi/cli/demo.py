@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from soleflip_bi import settings
 from soleflip_bi.cli.db import run_load_demo
 from soleflip_bi.cli.views import refresh_everything
 from soleflip_bi.instance import prepare_dagster_environment
+from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED
 
 

@@ -10,6 +10,7 @@ import dagster as dg
 
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
 from soleflip_bi.database.connection import connect
+from soleflip_bi.definitions import defs
 from soleflip_bi.instance import prepare_dagster_environment
 from soleflip_bi.sources.observe import observe_all
 from soleflip_bi.views.materialize import drop_view
@@ -89,7 +90,7 @@ def refresh_in_dagster(
     prepare_dagster_environment()
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        result = refresh_views(specs, instance, also=also)
+        result = refresh_views(defs, specs, instance, also=also)
     if not result.success:
         raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
     return result

@@ -13,8 +13,8 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from soleflip_bi import settings
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+from soleflip_bi.shared import settings
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 COLLECTION_NAME = "SoleFlip Analytics"
 DATABASE_NAME = "SoleFlip Analytics"

@@ -15,7 +15,7 @@ from typing import Any
 from soleflip_bi.dashboards.model import Dashboard
 from soleflip_bi.dashboards.payload import card_payload, dashboard_payload, dashcard_payload
 from soleflip_bi.dashboards.templates import DASHBOARDS
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 MINIMUM_METABASE_VERSION = "0.48"  # PUT /api/dashboard/:id with dashcards
 

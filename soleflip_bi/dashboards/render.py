@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.dashboards.model import TEMPLATE_TAG, Card, Dashboard, FilterKind
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 OPTIONAL_CLAUSE = re.compile(r"\[\[(.*?)\]\]", re.DOTALL)
 PAST_PERIODS = re.compile(r"^past(\d+)(day|week|month|year)s$")

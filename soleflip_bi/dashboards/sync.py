@@ -13,7 +13,7 @@ from typing import Any
 from soleflip_bi.dashboards.client import MetabaseClient
 from soleflip_bi.dashboards.config import DATABASE_NAME
 from soleflip_bi.dashboards.progress import Progress
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 DEFAULT_SYNC_TIMEOUT_SECONDS = 300.0
 MAX_POLL_SECONDS = 5.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from soleflip_bi import settings
 from soleflip_bi.database.embedded import default_server
+from soleflip_bi.shared import settings
 
 
 class DatabaseUrlError(ValueError):

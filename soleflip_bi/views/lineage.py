@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import dagster as dg
 
-from soleflip_bi.views.registry import CleanedView, ViewSpec
+from soleflip_bi.shared import catalogue
+from soleflip_bi.shared.catalogue import SourceTable
 
 Col = tuple[str, str, str]  # schema, table, column
 
-ORDER, STOCK, PRODUCT, BRAND = (
-    ("sales", "order"),
-    ("inventory", "stock"),
-    ("catalog", "product"),
-    ("catalog", "brand"),
-)
+ORDER, STOCK, PRODUCT, BRAND = catalogue.ORDER, catalogue.STOCK, catalogue.PRODUCT, catalogue.BRAND
 CATEGORY, SIZE, PLATFORM, SUPPLIER = (
-    ("catalog", "category"),
-    ("catalog", "size_master"),
-    ("platform", "marketplace"),
-    ("supplier", "profile"),
+    catalogue.CATEGORY,
+    catalogue.SIZE,
+    catalogue.MARKETPLACE,
+    catalogue.SUPPLIER,
 )
 
 
-def _cols(table: tuple[str, str], *names: str) -> list[Col]:
-    return [(*table, name) for name in names]
+def _cols(table: SourceTable, *names: str) -> list[Col]:
+    return [(*table.path, name) for name in names]
 
 
 AMOUNT = _cols(ORDER, "gross_sale", "currency_code")
@@ -177,8 +173,7 @@ def source_columns(column: str) -> list[Col]:
     return sorted(set(found))
 
 
-def column_lineage(spec: ViewSpec, columns: list[str]) -> dg.TableColumnLineage:
-    del spec  # lineage is by column name; the spec is kept for views that need overrides
+def column_lineage(columns: list[str]) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(
         deps_by_column={
             column: [
@@ -188,11 +183,3 @@ def column_lineage(spec: ViewSpec, columns: list[str]) -> dg.TableColumnLineage:
             for column in columns
         }
     )
-
-
-def unmapped_columns(columns: list[str]) -> list[str]:
-    """View columns with no known source (a test keeps this empty)."""
-    return [c for c in columns if not source_columns(c)]
-
-
-__all__ = ["CleanedView", "column_lineage", "source_columns", "unmapped_columns"]

@@ -32,7 +32,8 @@ from soleflip_bi.bookkeeping.baseline import (
 from soleflip_bi.bookkeeping.locks import holding, lock_key, reading_facts
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.tuning import apply_refresh_settings
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA, Index, ViewSpec
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.views.registry import Index, ViewSpec
 
 COMMENT_PREFIX = "soleflip_bi definition "
 BUILD_SUFFIX = "__build"

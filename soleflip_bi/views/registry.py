@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 
-ANALYTICS_SCHEMA = "analytics"
+from soleflip_bi.shared.catalogue import Source
 
 
 class Tier(StrEnum):
@@ -19,13 +19,6 @@ class Tier(StrEnum):
     HOURLY = "hourly"
     DAILY = "daily"
     WEEKLY = "weekly"
-
-
-class Source(StrEnum):
-    """A change stream a sensor watches; a view lists the ones that should refresh it."""
-
-    ORDERS = "orders"
-    INVENTORY = "inventory"
 
 
 class CleanedView(StrEnum):

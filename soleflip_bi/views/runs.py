@@ -16,15 +16,18 @@ class RefreshFailed(RuntimeError):
 
 
 def refresh_views(
+    defs: dg.Definitions,
     specs: list[ViewSpec],
     instance: dg.DagsterInstance,
     tags: dict[str, str] | None = None,
     also: dg.AssetSelection | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the cleaned layer and the given views (with their checks), and the
-    assets ``also`` selects, in one run on ``instance``."""
-    from soleflip_bi.definitions import defs  # the full graph, so selections resolve
+    assets ``also`` selects, in one run on ``instance``.
 
+    ``defs`` is the whole code location, handed down by the caller, so that the selection
+    resolves against the same graph the UI shows.
+    """
     selection = refresh_selection(spec.name for spec in specs)
     if also is not None:
         selection = selection | also

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.materialize import qualified, read_state, view_columns
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA, ViewSpec
+from soleflip_bi.views.registry import ViewSpec
 
 
 @dataclass(frozen=True)

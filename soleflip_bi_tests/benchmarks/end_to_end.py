@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from soleflip_bi import settings
 from soleflip_bi.database.embedded import default_server
+from soleflip_bi.shared import settings
 
 BIN = Path(sys.executable).parent
 

@@ -12,14 +12,16 @@ from psycopg import sql
 
 from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.dashboards.render import render_card
+from soleflip_bi.capture.install import STATEMENT_TRIGGER
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.tuning import apply_refresh_settings
+from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.views.materialize import drop_view, materialize_view, qualified
-from soleflip_bi.views.registry import VIEWS, Source, views_refreshed_on
+from soleflip_bi.views.registry import VIEWS, views_refreshed_on
 
 NEW_ORDERS = 1000
 # What an order insert fires: the statement log (sensors) and the row-id log (facts).
-CHANGE_CAPTURE_INSERT_TRIGGERS = ("soleflip_bi_orders_changed", "soleflip_bi_order_rows_inserted")
+CHANGE_CAPTURE_INSERT_TRIGGERS = (STATEMENT_TRIGGER, "soleflip_bi_rows_inserted")
 INSERT_ORDERS = """
 insert into sales."order" (id, status, currency_code, gross_sale, platform_fee, shipping_cost,
                            inventory_item_id, platform_id, sold_at, buyer_country, buyer_city)

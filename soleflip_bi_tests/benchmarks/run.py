@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from soleflip_bi import settings
-from soleflip_bi.automation.change_capture import install_change_capture, record_reload
+from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.layer import apply_cleaned_layer
 from soleflip_bi.database.embedded import SERVER_SETTINGS, default_server
 from soleflip_bi.database.tuning import REFRESH_SETTINGS
+from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi_tests.benchmarks.end_to_end import order_to_view_latencies
 from soleflip_bi_tests.benchmarks.measure import (

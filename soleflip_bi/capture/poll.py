@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 
 import psycopg
 
-from soleflip_bi.views.registry import Source
-
-
-class ChangeCaptureMissing(RuntimeError):
-    """The triggers that feed the sensors are not installed in the target database."""
+from soleflip_bi.capture.install import ChangeCaptureMissing, change_capture_installed
+from soleflip_bi.shared.catalogue import Source
 
 
 @dataclass(frozen=True)
@@ -30,31 +26,6 @@ class ChangePoll:
     database_now: datetime
     # statements per operation (INSERT, UPDATE, DELETE, TRUNCATE, LOAD, MATURED)
     operations: dict[str, int] = field(default_factory=dict)
-
-
-def install_change_capture(conn: psycopg.Connection) -> None:
-    """Create the change log and the statement triggers (idempotent; needs table ownership)."""
-    text = resources.files("soleflip_bi.automation").joinpath("change_capture.sql").read_text()
-    with conn.transaction():
-        conn.execute(text)
-
-
-def change_capture_installed(conn: psycopg.Connection) -> bool:
-    row = conn.execute(
-        "select count(*) = 2 from pg_trigger where tgname in "
-        "('soleflip_bi_orders_changed', 'soleflip_bi_stock_changed') and not tgisinternal"
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def record_reload(conn: psycopg.Connection) -> None:
-    """Note a bulk reload the triggers could not see (load-demo bypasses them)."""
-    with conn.transaction():
-        for source in [*Source, "catalog"]:
-            conn.execute(
-                "insert into soleflip_bi.source_change (source, operation) values (%s, 'LOAD')",
-                (str(source),),
-            )
 
 
 def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) -> ChangePoll:

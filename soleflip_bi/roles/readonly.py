@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from soleflip_bi.database.login_role import password_from_env, upsert_login_role
-from soleflip_bi.sources.tables import SOURCE_TABLES
-from soleflip_bi.views.registry import ANALYTICS_SCHEMA
+from soleflip_bi.roles.login import password_from_env, upsert_login_role
+from soleflip_bi.shared.catalogue import SOURCE_TABLES
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA, BOOKKEEPING_SCHEMA
 
 PASSWORD_ENV = "SOLEFLIP_READONLY_PASSWORD"
-BOOKKEEPING_SCHEMA = "soleflip_bi"
 
 
 class ReadOnlyRoleError(ValueError):

@@ -1,6 +1,8 @@
-"""Every environment variable the project reads, in one place.
+"""The project's own settings: the shop database, the embedded server, the time zone.
 
-Nothing here holds a secret: credentials live only in the environment.
+Nothing here holds a secret: credentials live only in the environment. Integrations read
+their variables where they are configured: Metabase in ``dashboards/config.py``, the Dagster
+instance in ``instance.py``, the roles' passwords in ``roles/``.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def database_url_override() -> str | None:

@@ -1,0 +1,1 @@
+"""Change capture: the log of source writes that the sensors and the facts read."""

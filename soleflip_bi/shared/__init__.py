@@ -1,0 +1,1 @@
+"""Names every layer shares: schemas, the source catalogue, change streams, settings, layers."""
