@@ -1,6 +1,6 @@
 """Sensors on ``sales."order"`` and ``inventory.stock``: refresh what a change affects.
 
-Each tick reads the change log (see ``change_capture``) since the snapshot in its cursor:
+Each tick reads the change log (``capture/poll.py``) since the snapshot in its cursor:
 
 * nothing new                          -> skip, no run;
 * changes still arriving (a burst)     -> wait until the source has been quiet for
@@ -22,12 +22,15 @@ table (``sources/observe.py``): the snapshot as data version, statements per ope
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 import dagster as dg
 
 from soleflip_bi.automation.jobs import SOURCE_JOBS
 from soleflip_bi.bookkeeping.baseline import built_from
 from soleflip_bi.capture.install import ChangeCaptureMissing
-from soleflip_bi.capture.poll import poll_changes, prune_changes
+from soleflip_bi.capture.poll import ChangePoll, poll_changes, prune_changes
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.shared.catalogue import Source, watched_table
@@ -54,7 +57,28 @@ def waiting_run_ids(instance: dg.DagsterInstance, sensor_name: str) -> list[str]
     return [record.dagster_run.run_id for record in runs]
 
 
-def build_change_sensor(source: Source) -> dg.SensorDefinition:
+Clock = Callable[[ChangePoll], datetime]
+
+
+def database_clock(poll: ChangePoll) -> datetime:
+    """The database's own time at the poll: the clock the change times were stamped with."""
+    return poll.database_now
+
+
+def still_arriving(poll: ChangePoll, now: datetime) -> str | None:
+    """Why to wait for more of a burst at ``now``, or ``None`` when it is time to run."""
+    quiet_for = (now - poll.newest_change).total_seconds()
+    waited = (now - poll.oldest_change).total_seconds()
+    if quiet_for < QUIET_SECONDS and waited < MAX_WAIT_SECONDS:
+        return (
+            f"{poll.changes} changes, still arriving; waiting for a quiet "
+            f"{QUIET_SECONDS:.0f} s (at most {MAX_WAIT_SECONDS:.0f} s)"
+        )
+    return None
+
+
+def build_change_sensor(source: Source, clock: Clock = database_clock) -> dg.SensorDefinition:
+    """The sensor of one change stream; ``clock`` tells the time a burst is judged at."""
     name = SENSOR_NAMES[source]
     job = SOURCE_JOBS[source]
     table = watched_table(source)
@@ -86,13 +110,9 @@ def build_change_sensor(source: Source) -> dg.SensorDefinition:
         except ChangeCaptureMissing as missing:
             return dg.SkipReason(str(missing))
 
-        quiet_for = (poll.database_now - poll.newest_change).total_seconds()
-        waited = (poll.database_now - poll.oldest_change).total_seconds()
-        if quiet_for < QUIET_SECONDS and waited < MAX_WAIT_SECONDS:
-            return dg.SkipReason(
-                f"{poll.changes} changes, still arriving; waiting for a quiet "
-                f"{QUIET_SECONDS:.0f} s (at most {MAX_WAIT_SECONDS:.0f} s)"
-            )
+        waiting = still_arriving(poll, clock(poll))
+        if waiting:
+            return dg.SkipReason(waiting)
 
         queued = waiting_run_ids(context.instance, name)
         if queued:

@@ -1,0 +1,36 @@
+"""Databases of their own on the embedded server, so tests never touch the demo's data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from soleflip_bi.database.embedded import default_server
+
+
+def create_database(name: str) -> str:
+    server = default_server()
+    server.ensure_running()
+    return server.create_database(name)
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(default_server().url("postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+@contextmanager
+def new_database(prefix: str = "soleflip_scratch") -> Iterator[str]:
+    """An empty database, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    try:
+        yield url
+    finally:
+        drop_database(name)
