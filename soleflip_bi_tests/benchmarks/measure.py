@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.capture.install import STATEMENT_TRIGGER
 from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.dashboards.render import render_card
-from soleflip_bi.capture.install import STATEMENT_TRIGGER
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.catalogue import Source
