@@ -1,8 +1,9 @@
-"""The local Dagster instance used by the CLI and the demo.
+"""The Dagster instance: its storage, and the home the CLI and the demo use.
 
-It is configured by the top-level ``dagster.yaml`` (PostgreSQL storage); when
-``DAGSTER_POSTGRES_URL`` is unset the storage goes to the ``dagster`` database of the
-embedded server, so the demo exercises the production configuration.
+``dagster.yaml`` names :class:`ShopStorage`, so one file serves production, the demo, the
+tests and Dagster's own commands typed in the checkout (``dg dev``, ``dg check defs``,
+``dagster dev``): with ``DAGSTER_POSTGRES_URL`` set the storage lives there; unset, in the
+``dagster`` database of the embedded server, which is started when needed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,47 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
+
+from dagster._config import Field, StringSource
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres import DagsterPostgresStorage
 
 from soleflip_bi.database.embedded import default_server
 from soleflip_bi.shared import settings
 
 DAGSTER_DATABASE = "dagster"
+URL_VARIABLE = "DAGSTER_POSTGRES_URL"
+
+
+def storage_url(variable: str = URL_VARIABLE) -> str:
+    """The storage URL from ``variable``, else the embedded server's ``dagster`` database.
+
+    The embedded URL is put into the environment, so the processes Dagster starts (run
+    workers, code servers) inherit it instead of asking the server again.
+    """
+    url = os.environ.get(variable)
+    if not url:
+        server = default_server()
+        server.ensure_running()
+        url = os.environ[variable] = server.create_database(DAGSTER_DATABASE)
+    return url
+
+
+class ShopStorage(DagsterPostgresStorage):
+    """Dagster's PostgreSQL storage (dagster-postgres), at the URL :func:`storage_url` finds."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:  # ty: ignore[invalid-method-override]
+        return {"postgres_url_variable": Field(StringSource, default_value=URL_VARIABLE)}
+
+    @classmethod
+    def from_config_value(  # ty: ignore[invalid-method-override]
+        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
+    ) -> ShopStorage:
+        return cls(
+            postgres_url=storage_url(config_value["postgres_url_variable"]), inst_data=inst_data
+        )
 
 
 def dagster_home() -> Path:
@@ -22,16 +59,12 @@ def dagster_home() -> Path:
 
 
 def prepare_dagster_environment() -> dict[str, str]:
-    """Make DAGSTER_HOME and DAGSTER_POSTGRES_URL usable; return the variables set."""
+    """Make DAGSTER_HOME and the storage usable; return the variables set."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", config)
-    env = {"DAGSTER_HOME": str(home)}
-    if not os.environ.get("DAGSTER_POSTGRES_URL"):
-        server = default_server()
-        server.ensure_running()
-        env["DAGSTER_POSTGRES_URL"] = server.create_database(DAGSTER_DATABASE)
+    env = {"DAGSTER_HOME": str(home), URL_VARIABLE: storage_url()}
     os.environ.update(env)
     return env

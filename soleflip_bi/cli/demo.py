@@ -32,11 +32,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.no_ui:
         return 0
     print(f"Dagster UI: http://localhost:{args.port}  (Ctrl-C stops webserver and daemon)")
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    os.chdir(settings.PROJECT_ROOT)
-    os.execve(
-        dagster,
-        [dagster, "dev", "-w", "workspace.yaml", "-p", str(args.port)],
-        {**os.environ, **env},
-    )
+    dg = os.path.join(os.path.dirname(sys.executable), "dg")
+    os.chdir(settings.PROJECT_ROOT)  # dg finds the project by its pyproject.toml
+    os.execve(dg, [dg, "dev", "-p", str(args.port)], {**os.environ, **env})
     return 0  # not reached

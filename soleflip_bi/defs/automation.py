@@ -1,0 +1,13 @@
+"""What replaces pg_cron and the sync endpoints: tier jobs on schedules, source sensors."""
+
+import dagster as dg
+
+from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
+from soleflip_bi.automation.schedules import build_schedules
+from soleflip_bi.automation.sensors import build_sensors
+
+defs = dg.Definitions(
+    jobs=[*TIER_JOBS.values(), *SOURCE_JOBS.values()],
+    schedules=build_schedules(),
+    sensors=build_sensors(),
+)
