@@ -222,7 +222,7 @@ class EmbeddedServer:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """Serialise start-up between processes (CLI, Dagster, tests) on one machine."""
-        with (self.root.parent / f".{self.root.name}.lock").open("w") as handle:
+        with (self.root / "server.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -1,10 +1,7 @@
 """Asset checks of a view, evaluated right after each refresh on the same connection.
 
-grain_unique        the grain columns are unique and never NULL (Unknown members, not NULLs)
-non_empty           the view has rows whenever the cleaned layer it reads has rows
-values_sane         no negative counts; shares within 0..100 and summing to 100
-revenue_reconciles  orders and revenue equal a recount straight from sales."order", per platform
-                    where the view has one (exact to the cent; cleaned/recount.py)
+``revenue_reconciles`` is exact to the cent, per platform where the view has a
+``platform_id`` (the recount: ``cleaned/recount.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +15,14 @@ from psycopg import sql
 from soleflip_bi.cleaned.recount import stored_recount
 from soleflip_bi.views.materialize import qualified
 from soleflip_bi.views.registry import CleanedView, ViewSpec
+
+CHECK_DESCRIPTIONS: dict[str, str] = {
+    "grain_unique": "the grain columns are unique and never NULL (Unknown members, not NULLs)",
+    "non_empty": "the view has rows whenever the cleaned layer it reads has rows",
+    "values_sane": "no negative counts; shares within 0..100 and summing to 100",
+    "revenue_reconciles": 'orders and revenue equal a recount straight from sales."order", '
+    "per platform",
+}
 
 # Column names that are counts wherever they appear: never negative.
 COUNT_SUFFIXES = (
@@ -44,7 +49,10 @@ def check_specs_for(spec: ViewSpec, asset_key: dg.AssetKey) -> list[dg.AssetChec
     names = ["grain_unique", "non_empty", "values_sane"]
     if spec.revenue_column:
         names.append("revenue_reconciles")
-    return [dg.AssetCheckSpec(name, asset=asset_key, description=_describe(name)) for name in names]
+    return [
+        dg.AssetCheckSpec(name, asset=asset_key, description=CHECK_DESCRIPTIONS[name])
+        for name in names
+    ]
 
 
 def run_checks(
@@ -61,13 +69,6 @@ def run_checks(
         dg.AssetCheckResult(check_name=name, asset_key=asset_key, passed=passed, metadata=meta)
         for name, passed, meta in results
     ]
-
-
-def _describe(name: str) -> str:
-    for line in (__doc__ or "").splitlines():
-        if line.startswith(name + " "):
-            return line.removeprefix(name).strip()
-    return name
 
 
 def _grain_unique(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, bool, dict]:
