@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-unit test-slow lint bench clean
 
 $(BIN)/soleflip-bi: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: install
 test: install
 	$(BIN)/pytest -m "not slow"
 
+## test-unit: the fast tier, pure logic with no database (soleflip_bi_tests/unit)
+test-unit: install
+	$(BIN)/pytest soleflip_bi_tests/unit
+
 ## test-slow: the long fault and load scenarios (docs/RELIABILITY.md)
 test-slow: install
 	$(BIN)/pytest -m slow
@@ -28,6 +32,7 @@ test-slow: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	. $(BIN)/activate && dg check defs
 
 ## bench: refresh and query benchmarks at 1,106 / 100k / 1M orders (docs/BENCHMARKS.md)
 bench: install
