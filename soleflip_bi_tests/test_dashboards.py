@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -27,7 +28,7 @@ from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi.views.materialize import view_columns
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.shop import new_shop
 
 EXPECTED_CARDS = {
     "executive": 8,
@@ -40,9 +41,10 @@ CARD_IDS = [d.card_key(c) for d, c in ALL_CARDS]
 
 
 @pytest.fixture(scope="module")
-def analytics_url(demo_database_url: str) -> str:
-    build_all_views(demo_database_url)
-    return demo_database_url
+def analytics_url() -> Iterator[str]:
+    """The demo shop with every view built, in a database of this module's own."""
+    with new_shop() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

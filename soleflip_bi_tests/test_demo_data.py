@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from soleflip_bi.cli.main import main
+from soleflip_bi.shared.catalogue import SOURCE_TABLES
 from soleflip_bi.sources.demo import DemoLoadRefused, load_demo
 
 FINGERPRINT = """
@@ -96,10 +100,25 @@ def test_load_refuses_data_it_did_not_write(scratch_database_url: str) -> None:
 
 
 def test_cli_load_demo_reports_counts(scratch_database_url: str, use_database, capsys) -> None:
+    """The table of counts the CLI prints is the database's real row count of every
+    source table, one line each, and the orders line says exactly the number asked for."""
     use_database(scratch_database_url)
     assert main(["db", "load-demo", "--orders", "200", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert 'sales."order"' in out and "200" in out
+    reported = {
+        match["table"]: int(match["rows"].replace(",", ""))
+        for match in re.finditer(r"^  (?P<table>\S+\.\S+)\s+(?P<rows>[\d,]+)$", out, re.M)
+    }
+    with psycopg.connect(scratch_database_url) as conn:
+        actual = {
+            table.qualified_name: conn.execute(
+                sql.SQL("select count(*) from {}").format(table.identifier)
+            ).fetchone()[0]
+            for table in SOURCE_TABLES
+        }
+    assert reported == actual
+    assert reported['sales."order"'] == 200
+    assert all(rows > 0 for rows in reported.values()), reported
 
 
 def test_cli_rejects_a_bad_database_url(use_database, capsys) -> None:

@@ -6,12 +6,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.facts import FactsMode, refresh_order_facts
 from soleflip_bi.cleaned.layer import apply_cleaned_layer
-from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import materialize_view, qualified
 from soleflip_bi.views.registry import VIEWS
+from soleflip_bi_tests.support.shop import stock_shop
 
 DIFFERENCE = """
 select (select count(*) from (select * from analytics.order_facts
@@ -27,10 +26,8 @@ select (select count(*) from (select * from analytics.order_facts
 
 @pytest.fixture
 def shop(scratch_database_url: str) -> str:
+    stock_shop(scratch_database_url, orders=3000, seed=21, views=False)
     with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=3000, seed=21)
-        install_change_capture(conn)
-        record_reload(conn)
         apply_cleaned_layer(conn)
         assert refresh_order_facts(conn).mode is FactsMode.REBUILD
     return scratch_database_url

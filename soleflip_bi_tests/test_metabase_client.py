@@ -1,8 +1,8 @@
 """Provisioning Metabase: idempotent pushes, clear errors, the asset in "pushed" mode.
 
 Metabase itself (a JVM server with its own application database) cannot run here, so these
-tests talk to a stand-in (``metabase_standin.py``): a local HTTP server that keeps state
-and answers the endpoints the client uses the way Metabase 0.48+ does. Its schema sync
+tests talk to a stand-in (``support/metabase_standin.py``): a local HTTP server that keeps
+state and answers the endpoints the client uses the way Metabase 0.48+ does. Its schema sync
 reads the real embedded PostgreSQL database with the views built from the demo data.
 """
 
@@ -21,16 +21,17 @@ from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi_tests.metabase_standin import MetabaseStandIn
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn
+from soleflip_bi_tests.support.shop import new_shop
 
 CARDS_PER_DASHBOARD = {d.title: len(d.cards) for d in DASHBOARDS}
 
 
 @pytest.fixture(scope="module")
-def analytics_url(demo_database_url: str) -> str:
-    build_all_views(demo_database_url)
-    return demo_database_url
+def analytics_url() -> Iterator[str]:
+    """The demo shop with every view built, in a database of this module's own."""
+    with new_shop() as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,14 +17,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cleaned.recount import recount_all, stored_accounting, stored_recount
-from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi.views.checks import run_checks
 from soleflip_bi.views.materialize import view_columns
 from soleflip_bi.views.registry import VIEWS, get_view
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.shop import build_all_views, stock_shop
 
 REVENUE_VIEWS = [spec for spec in VIEWS if spec.revenue_column]
 
@@ -139,11 +137,7 @@ class Shop:
 
 @pytest.fixture
 def shop(scratch_database_url: str) -> Iterator[Shop]:
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=300, seed=5)
-        install_change_capture(conn)
-        record_reload(conn)
-    build_all_views(scratch_database_url)
+    stock_shop(scratch_database_url, orders=300, seed=5)
     shop = Shop(scratch_database_url)
     yield shop
     shop.conn.close()
@@ -285,12 +279,9 @@ def _geography(url: str) -> dict[tuple[str, str], int]:
 
 def _names_shop(url: str) -> None:
     """Only the named orders: the demo's own cities would add to the counts."""
+    stock_shop(url, orders=1, seed=1, views=False)
     with psycopg.connect(url) as conn:
-        load_demo(conn, orders=1, seed=1)
         conn.execute('delete from sales."order"')
-        install_change_capture(conn)
-        record_reload(conn)
-        conn.commit()
     shop = Shop(url)
     for country, city in NAMES:
         shop.order(buyer_country=country, buyer_city=city)
@@ -337,12 +328,7 @@ def test_platform_reach_counts_a_city_once_however_it_is_spelled(
 def test_every_valid_sale_of_a_20000_order_demo_is_in_the_facts(
     scratch_database_url: str,
 ) -> None:
-    url = scratch_database_url
-    with psycopg.connect(url) as conn:
-        load_demo(conn, orders=20_000, seed=42)
-        install_change_capture(conn)
-        record_reload(conn)
-    build_all_views(url)
+    url = stock_shop(scratch_database_url, orders=20_000, seed=42)
     with psycopg.connect(url) as conn:
         missing = conn.execute(
             """

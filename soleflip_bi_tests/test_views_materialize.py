@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import dagster as dg
 import psycopg
 import pytest
@@ -10,6 +13,7 @@ from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.views.assets import VIEW_ASSETS, refresh_selection
 from soleflip_bi.views.registry import VIEWS
+from soleflip_bi_tests.support.orders import add_sale_orders
 
 # Every column SPEC §3 names, per view (a view may have more).
 REQUIRED_COLUMNS: dict[str, set[str]] = {
@@ -197,14 +201,68 @@ REQUIRED_COLUMNS: dict[str, set[str]] = {
 }
 
 
+@dataclass(frozen=True)
+class MeasuredRun:
+    """The first refresh of every view, with what the test measured around it."""
+
+    result: dg.ExecuteInProcessResult
+    wall_seconds: float  # around dg.materialize, measured by the test
+    step_seconds: dict[str, float]  # step start to step end, from the instance's event log
+    row_counts: dict[str, int]  # count(*) of each view right after the run
+    sizes: dict[str, int]  # pg_total_relation_size of each view right after the run
+    indexes: dict[str, set[str]]  # the indexes PostgreSQL has on each view
+
+
 @pytest.fixture(scope="module")
-def materialized(module_demo_database_url: str) -> dg.ExecuteInProcessResult:
+def measured(module_demo_database_url: str) -> MeasuredRun:
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
     result = dg.materialize(
         [cleaned_layer, *VIEW_ASSETS],
         resources={"postgres": PostgresResource(database_url=module_demo_database_url)},
+        instance=instance,
     )
+    wall = time.perf_counter() - started
     assert result.success
-    return result
+    starts, ends = {}, {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None or entry.step_key is None:
+            continue
+        if event.event_type is dg.DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif event.event_type is dg.DagsterEventType.STEP_SUCCESS:
+            ends[entry.step_key] = entry.timestamp
+    with psycopg.connect(module_demo_database_url) as conn:
+        counts, sizes, indexes = {}, {}, {}
+        for spec in VIEWS:
+            counts[spec.name] = conn.execute(
+                f"select count(*) from analytics.{spec.name}"
+            ).fetchone()[0]
+            sizes[spec.name] = conn.execute(
+                "select pg_total_relation_size(%s::regclass)", (f"analytics.{spec.name}",)
+            ).fetchone()[0]
+            indexes[spec.name] = {
+                row[0]
+                for row in conn.execute(
+                    "select indexname from pg_indexes "
+                    "where schemaname = 'analytics' and tablename = %s",
+                    (spec.name,),
+                )
+            }
+    return MeasuredRun(
+        result=result,
+        wall_seconds=wall,
+        step_seconds={key: ends[key] - starts[key] for key in ends},
+        row_counts=counts,
+        sizes=sizes,
+        indexes=indexes,
+    )
+
+
+@pytest.fixture(scope="module")
+def materialized(measured: MeasuredRun) -> dg.ExecuteInProcessResult:
+    return measured.result
 
 
 def test_every_view_has_rows_and_every_specified_column(
@@ -240,22 +298,33 @@ def test_named_indexes_exist(materialized, module_demo_database_url: str) -> Non
     assert {"idx_exec_metrics_date", "idx_prod_perf_units", "idx_inv_status_aging"} <= present
 
 
-def test_materialization_metadata(materialized: dg.ExecuteInProcessResult) -> None:
+def test_materialization_metadata(measured: MeasuredRun) -> None:
+    """What the asset page shows for each view is what the database holds and what the run
+    took: the count and size PostgreSQL reports, the indexes it has, a first build, and a
+    duration that fits inside the step that did the work."""
+    durations = {}
     for spec in VIEWS:
-        [event] = materialized.asset_materializations_for_node("refresh_" + spec.name)
+        step = "refresh_" + spec.name
+        [event] = measured.result.asset_materializations_for_node(step)
         meta = event.metadata
-        assert meta["dagster/row_count"].value > 0
+        assert meta["dagster/row_count"].value == measured.row_counts[spec.name] > 0
         assert meta["dagster/table_name"].value == f"analytics.{spec.name}"
-        assert meta["size_bytes"].value > 0
-        assert meta["refresh_mode"].value in {"create", "concurrent", "swap", "rebuild", "plain"}
-        assert meta["duration_seconds"].value >= 0
-        assert spec.unique_index.name in meta["indexes"].value
+        assert meta["size_bytes"].value == measured.sizes[spec.name] > 0
+        assert meta["refresh_mode"].value == "create", spec.name  # never built before
+        duration = meta["duration_seconds"].value
+        assert isinstance(duration, float)
+        # rounded to milliseconds by the asset: allow half of one over the step's own time
+        assert 0 <= duration <= measured.step_seconds[step] + 0.0005, (spec.name, duration)
+        durations[spec.name] = duration
+        assert set(meta["indexes"].value) == measured.indexes[spec.name]
+        assert {index.name for index in spec.indexes} <= measured.indexes[spec.name]
         assert meta["definition_hash"].value == spec.definition_hash
         columns = {c.name for c in meta["dagster/column_schema"].value.columns}
         assert REQUIRED_COLUMNS[spec.name] <= columns
         lineage = meta["dagster/column_lineage"].value.deps_by_column
         assert set(lineage) == columns
         assert all(lineage[c] for c in columns), f"{spec.name}: a column without lineage"
+    assert 0 < sum(durations.values()) < measured.wall_seconds
 
 
 def test_revenue_lineage_points_at_the_order_amount(materialized) -> None:
@@ -308,11 +377,7 @@ def test_unchanged_sources_mean_no_refresh_and_a_change_a_concurrent_one(
     with psycopg.connect(module_demo_database_url) as conn:
         conn.execute("update analytics.currency_rate set rate_to_reporting = rate_to_reporting")
     assert _refresh_exec(module_demo_database_url) == "skipped"  # same reference data
-    with psycopg.connect(module_demo_database_url) as conn:
-        conn.execute(
-            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
-            "values (gen_random_uuid(), 'completed', 'EUR', 10, now())"
-        )
+    add_sale_orders(module_demo_database_url, 1, gross=10)
     assert _refresh_exec(module_demo_database_url) == "concurrent"
 
 

@@ -7,6 +7,7 @@ reading anything in `analytics`, so a mistake in the SQL shows up as a differenc
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -14,7 +15,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.shop import new_shop
 
 SALE_STATUSES = {"completed", "shipped", "delivered", "paid"}
 RATES = {
@@ -86,9 +87,10 @@ def view_totals(conn, view: str, key: str, revenue: str, orders: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(demo_database_url: str) -> str:
-    build_all_views(demo_database_url)
-    return demo_database_url
+def built() -> Iterator[str]:
+    """The demo shop with every view built, in a database of this module's own."""
+    with new_shop() as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -12,20 +12,17 @@ import pytest
 
 from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.layer import quality_issue_counts
-from soleflip_bi.sources.demo import load_demo
-from soleflip_bi.views.materialize import RefreshMode, materialize_view
-from soleflip_bi.views.registry import VIEWS_BY_NAME, get_view
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi.views.materialize import BUILD_SUFFIX, RefreshMode, materialize_view
+from soleflip_bi.views.registry import VIEWS, VIEWS_BY_NAME, ViewSpec, get_view
+from soleflip_bi_tests.support.orders import insert_sale_orders
+from soleflip_bi_tests.support.shop import stock_shop
 
 EXEC = "metabase_executive_metrics"
 
 
 @pytest.fixture
 def small_shop(scratch_database_url: str) -> str:
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=400, seed=5)
-    build_all_views(scratch_database_url)
-    return scratch_database_url
+    return stock_shop(scratch_database_url, orders=400, seed=5)
 
 
 def _total(conn: psycopg.Connection, view: str = EXEC, column: str = "total_revenue"):
@@ -176,36 +173,141 @@ def test_redefinition_swaps_while_a_reader_keeps_reading(small_shop: str) -> Non
         assert not any(name.endswith("__build") for name in indexes)
 
 
+def _last_refresh(conn: psycopg.Connection, view: str) -> tuple:
+    """The view's refresh marker: its newest refresh_log entry and its stored definition."""
+    logged = conn.execute(
+        "select id, mode, definition_hash, finished_at from soleflip_bi.refresh_log "
+        "where view_name = %s order by id desc limit 1",
+        (view,),
+    ).fetchone()
+    comment = conn.execute(
+        "select obj_description(%s::regclass, 'pg_class')", (f"analytics.{view}",)
+    ).fetchone()[0]
+    return logged, comment
+
+
+def _contents(conn: psycopg.Connection, view: str = EXEC) -> list[tuple]:
+    return conn.execute(f"select * from analytics.{view} order by 1, 6").fetchall()
+
+
 def test_failed_refresh_leaves_previous_contents_readable(small_shop: str) -> None:
+    """A refresh that runs into its statement timeout (here: blocked by a lock another
+    session holds on the view) is cancelled in the middle of REFRESH; the view keeps its
+    previous rows, readable throughout, and its refresh marker does not move."""
     with psycopg.connect(small_shop) as conn:
-        before = conn.execute(f"select * from analytics.{EXEC} order by 1, 6").fetchall()
-        _insert_order(conn, gross_sale=999)
+        before = _contents(conn)
+        marker_before = _last_refresh(conn, EXEC)
+        insert_sale_orders(conn, 1, gross=999)
         conn.commit()
-        conn.execute("set statement_timeout = 1")
-        with pytest.raises(psycopg.errors.QueryCanceled):
-            materialize_view(conn, dataclasses.replace(get_view(EXEC)))
+        refresh_order_facts(conn)  # the facts hold the new sale: the view has work to do
+    assert marker_before[0] is not None
+
+    seen: list[tuple[str, str | None]] = []
+    reads_during: list[list[tuple]] = []
+    with psycopg.connect(small_shop, autocommit=True) as blocker:
+        blocker.execute("begin")
+        # A lock no reader minds but any refresh waits for (materialized views take no
+        # LOCK TABLE): an uncommitted COMMENT holds SHARE UPDATE EXCLUSIVE on the view.
+        blocker.execute(f"comment on materialized view analytics.{EXEC} is 'held'")
+        with psycopg.connect(small_shop) as refresher:
+            pid = refresher.info.backend_pid
+            refresher.execute("set statement_timeout = '2s'")
+            refresher.commit()
+            stop = threading.Event()
+
+            def watch() -> None:
+                with psycopg.connect(small_shop, autocommit=True) as watcher:
+                    while not stop.is_set():
+                        row = watcher.execute(
+                            "select query, wait_event_type from pg_stat_activity "
+                            "where pid = %s and state = 'active'",
+                            (pid,),
+                        ).fetchone()
+                        if row and row[1] == "Lock" and not seen:
+                            seen.append(row)
+                            reads_during.append(_contents(watcher))
+                        time.sleep(0.02)
+
+            thread = threading.Thread(target=watch)
+            thread.start()
+            try:
+                with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+                    materialize_view(refresher, get_view(EXEC))
+            finally:
+                stop.set()
+                thread.join()
+        blocker.execute("rollback")
+
+    # The statement that was cancelled was the refresh of this view, waiting for its lock.
+    assert len(seen) == 1, seen
+    query = seen[0][0].lower()
+    assert query.startswith("refresh materialized view concurrently"), query
+    assert EXEC in query
+    assert reads_during == [before]  # readers kept reading the old rows meanwhile
     with psycopg.connect(small_shop) as conn:
-        after = conn.execute(f"select * from analytics.{EXEC} order by 1, 6").fetchall()
-    assert after == before
+        assert _contents(conn) == before
+        assert _last_refresh(conn, EXEC) == marker_before
 
 
 def test_a_rebuild_that_fails_keeps_the_old_view(small_shop: str, monkeypatch) -> None:
-    spec = get_view("sales_summary_daily")
-    broken = dataclasses.replace(spec, name=spec.name)
-    monkeypatch.setattr(type(broken), "sql", property(lambda self: "select 1/0 as sale_date"))
+    """One view's new definition fails to build: that view keeps its rows and its stored
+    definition, and every other view refreshes as usual in the same round."""
+    broken_name = "sales_summary_daily"
+    spec_sql = ViewSpec.sql
+
+    def sql_breaking_one_view(self: ViewSpec) -> str:
+        return "select 1/0 as sale_date" if self.name == broken_name else spec_sql.fget(self)
+
     with psycopg.connect(small_shop) as conn:
-        before = conn.execute(
-            "select sum(total_revenue) from analytics.sales_summary_daily"
-        ).fetchone()
-        with pytest.raises(psycopg.errors.DivisionByZero):
-            materialize_view(conn, broken)
+        before = {spec.name: _contents(conn, spec.name) for spec in VIEWS}
+        markers = {spec.name: _last_refresh(conn, spec.name) for spec in VIEWS}
+        [order_id] = insert_sale_orders(conn, 1, gross=999)
+        conn.commit()
+        refresh_order_facts(conn)
+
+    monkeypatch.setattr(ViewSpec, "sql", property(sql_breaking_one_view))
+    assert get_view(broken_name).definition_hash != markers[broken_name][0][2]
+    unchanged_hashes = {
+        spec.name for spec in VIEWS if spec.definition_hash == markers[spec.name][0][2]
+    }
+    assert unchanged_hashes == {spec.name for spec in VIEWS} - {broken_name}
+    failures: dict[str, Exception] = {}
+    modes: dict[str, RefreshMode] = {}
+    for spec in VIEWS:
+        with psycopg.connect(small_shop) as conn:
+            try:
+                modes[spec.name] = materialize_view(conn, spec).mode
+            except psycopg.Error as exc:
+                failures[spec.name] = exc
     monkeypatch.undo()
+
+    assert list(failures) == [broken_name]
+    assert isinstance(failures[broken_name], psycopg.errors.DivisionByZero)
+    assert RefreshMode.REBUILD not in modes.values()  # the others kept their definitions
     with psycopg.connect(small_shop) as conn:
-        after = conn.execute(
-            "select sum(total_revenue) from analytics.sales_summary_daily"
-        ).fetchone()
-        comment = conn.execute(
-            "select obj_description('analytics.sales_summary_daily'::regclass)"
+        assert _contents(conn, broken_name) == before[broken_name]
+        logged, comment = _last_refresh(conn, broken_name)
+        assert (logged, comment) == markers[broken_name]
+        assert comment.endswith(get_view(broken_name).definition_hash)
+        assert not conn.execute(
+            "select to_regclass(%s)", (f"analytics.{broken_name}{BUILD_SUFFIX}",)
         ).fetchone()[0]
-    assert after == before
-    assert comment.endswith(spec.definition_hash)
+        for spec in VIEWS:
+            if spec.name == broken_name:
+                continue
+            logged, comment = _last_refresh(conn, spec.name)
+            assert comment == markers[spec.name][1], spec.name
+            if modes[spec.name] is RefreshMode.SKIPPED:  # it does not read the orders
+                assert logged == markers[spec.name][0], spec.name
+            else:
+                assert logged[0] > markers[spec.name][0][0], spec.name
+        # the new sale reached the revenue of every view but the broken one
+        new_total = _total(conn, EXEC)
+        for spec in VIEWS:
+            if spec.revenue_column and spec.name != broken_name:
+                assert _total(conn, spec.name, spec.revenue_column) == new_total, spec.name
+        [in_facts] = conn.execute(
+            "select count(*) from analytics.order_facts where order_id = %s", (order_id,)
+        ).fetchone()
+        assert in_facts == 1
+        assert new_total - _total(conn, broken_name) == 999

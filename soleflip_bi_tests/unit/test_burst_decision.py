@@ -1,0 +1,69 @@
+"""When a change sensor waits for more of a burst and when it runs: quiet for
+QUIET_SECONDS, or the burst has lasted MAX_WAIT_SECONDS (a steady stream never starves)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from soleflip_bi.automation.sensors import MAX_WAIT_SECONDS, QUIET_SECONDS, still_arriving
+from soleflip_bi.capture.poll import ChangePoll
+
+START = datetime(2026, 3, 29, 1, 59, 0, tzinfo=UTC)  # the first change of the burst
+WAITING = "{} changes, still arriving; waiting for a quiet 2 s (at most 30 s)"
+
+
+def poll(changes: int = 3, lasted: float = 0.0) -> ChangePoll:
+    """A burst of ``changes`` that began at START and whose newest change is ``lasted`` s on."""
+    return ChangePoll(
+        snapshot="1000:1000:",
+        changes=changes,
+        oldest_change=START,
+        newest_change=START + timedelta(seconds=lasted),
+        database_now=START + timedelta(seconds=lasted),
+        operations={"INSERT": changes},
+    )
+
+
+def at(seconds: float) -> datetime:
+    return START + timedelta(seconds=seconds)
+
+
+def test_the_limits_are_what_the_message_and_the_docs_say() -> None:
+    assert (QUIET_SECONDS, MAX_WAIT_SECONDS) == (2.0, 30.0)
+
+
+def test_right_after_a_change_it_waits_and_says_why() -> None:
+    assert still_arriving(poll(changes=3), at(0.1)) == WAITING.format(3)
+    assert still_arriving(poll(changes=250, lasted=5), at(5)) == WAITING.format(250)
+
+
+@pytest.mark.parametrize(
+    ("quiet_for", "waits"),
+    [(0.0, True), (1.999, True), (2.0, False), (2.001, False), (60.0, False)],
+)
+def test_it_runs_once_the_source_has_been_quiet_long_enough(quiet_for: float, waits: bool) -> None:
+    burst = poll(lasted=10)
+    assert (still_arriving(burst, at(10 + quiet_for)) is not None) is waits
+
+
+@pytest.mark.parametrize(
+    ("since_first", "waits"),
+    [(29.0, True), (29.999, True), (30.0, False), (45.0, False)],
+)
+def test_a_burst_that_never_goes_quiet_runs_after_the_longest_wait(
+    since_first: float, waits: bool
+) -> None:
+    # a change every half second: never quiet for 2 s
+    burst = poll(changes=100, lasted=since_first - 0.5)
+    assert (still_arriving(burst, at(since_first)) is not None) is waits
+
+
+def test_a_single_old_change_runs_at_once() -> None:
+    assert still_arriving(poll(changes=1), at(3)) is None
+
+
+def test_a_clock_behind_the_newest_change_still_waits() -> None:
+    # a database clock that reads slightly before the commit timestamps: not yet quiet
+    assert still_arriving(poll(lasted=4), at(3.5)) == WAITING.format(3)
