@@ -64,3 +64,41 @@ def instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Tests choose their database explicitly; never fall through to a developer's setting.
     os.environ.pop("SOLEFLIP_DATABASE_URL", None)
+
+
+# --- No process outlives the session --------------------------------------------------
+# Fixtures start servers in process groups of their own and stop the whole group
+# (support/processes.py). This check makes a leftover fail the session: at the end,
+# every live descendant of pytest other than the embedded PostgreSQL server (long-lived
+# on purpose) is listed, killed, and the exit status set to 1. pytest adopts orphaned
+# descendants (a child subreaper), so a code server whose parent died is found too.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from soleflip_bi_tests.support import processes
+
+    processes.become_subreaper()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import sys
+
+    from soleflip_bi_tests.support import processes
+
+    processes.reap_zombies(os.getpid())
+    leftovers = processes.leftover_processes()
+    if not leftovers:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n")
+        reporter.write_sep("=", f"{len(leftovers)} process(es) outlived the tests", red=True)
+    for process in leftovers:
+        line = f"leftover process {process.pid}: {process.command}"
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+        else:
+            print(line, file=sys.stderr)
+    processes.kill_all(leftovers)
+    session.exitstatus = 1

@@ -26,20 +26,18 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from soleflip_bi.automation.sensors import build_change_sensor
-from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cli.main import main
 from soleflip_bi.database import steps
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
 from soleflip_bi.roles.refresh import create_refresh_role
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.assets import build_view_asset
 from soleflip_bi.views.registry import VIEWS, get_view
 from soleflip_bi.views.runs import refresh_views
-from soleflip_bi_tests.fault_support import add_sale_orders
-from soleflip_bi_tests.figures import report
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.figures import report
+from soleflip_bi_tests.support.orders import add_sale_orders
+from soleflip_bi_tests.support.shop import stock_shop
 
 PASSWORD = "S3cretPassw0rd"
 
@@ -48,11 +46,7 @@ PASSWORD = "S3cretPassw0rd"
 def secret_url(scratch_database_url: str) -> Iterator[str]:
     """The shop database, reached by a refresh role whose URL carries the password
     (the administrator's URL stays ``scratch_database_url``)."""
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=300, seed=8)
-        install_change_capture(conn)
-        record_reload(conn)
-    build_all_views(scratch_database_url)
+    stock_shop(scratch_database_url, orders=300, seed=8)
     role = f"soleflip_refresh_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(scratch_database_url) as conn:
         create_refresh_role(conn, role, PASSWORD)
@@ -60,12 +54,6 @@ def secret_url(scratch_database_url: str) -> Iterator[str]:
     with psycopg.connect(scratch_database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("drop owned by {} cascade").format(sql.Identifier(role)))
         conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
-
-
-@pytest.fixture
-def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def _as_url(conninfo: str, **changes: str) -> str:
@@ -136,10 +124,11 @@ def test_the_password_never_reaches_dagster_or_the_terminal(
     scratch_database_url: str,
     secret_url: str,
     instance: dg.DagsterInstance,
-    dagster_home: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    dagster_home = Path(instance.root_directory)  # the instance's own DAGSTER_HOME
+    assert os.environ["DAGSTER_HOME"] == str(dagster_home)
     monkeypatch.setattr(steps, "FIRST_RETRY_DELAY_SECONDS", 0)
     spec = get_view("sales_summary_daily")
     url = _as_url(secret_url)
@@ -210,6 +199,7 @@ def test_the_password_never_reaches_dagster_or_the_terminal(
         *(["terminal"] if any(PASSWORD in text for text in terminal) else []),
     ]
     assert leaks == [], "\n".join(leaks)
+    assert min(runs, events, rows, files) > 0, "the search must have had something to search"
     assert all(e.startswith("soleflip-bi: error: ") for e in cli_errors), cli_errors
     report(
         capfd,

@@ -23,17 +23,15 @@ import dagster as dg
 import psycopg
 import pytest
 
-from soleflip_bi.capture.install import install_change_capture, record_reload
+from soleflip_bi.capture.install import record_reload
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database import steps
 from soleflip_bi.database.embedded import EmbeddedServer, wait_until_accepting
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import SWAP_LOCK_TIMEOUT, materialize_view
 from soleflip_bi.views.registry import ViewSpec, get_view, views_refreshed_on
-from soleflip_bi_tests.fault_support import (
+from soleflip_bi_tests.support.faults import (
     ViewReader,
-    add_sale_orders,
     busy_backend_pid,
     leftover_build_relations,
     materialize_views,
@@ -44,9 +42,10 @@ from soleflip_bi_tests.fault_support import (
     slowed,
     view_totals,
 )
-from soleflip_bi_tests.figures import report
-from soleflip_bi_tests.test_sensors import Ticker
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.figures import report
+from soleflip_bi_tests.support.orders import add_sale_orders, insert_sale_orders
+from soleflip_bi_tests.support.shop import stock_shop
+from soleflip_bi_tests.support.ticker import Ticker
 
 VIEW = "sales_summary_daily"
 SLEEP_SECONDS = 2
@@ -54,23 +53,12 @@ LARGE_ORDERS = 200_000
 
 
 def _prepare_shop(url: str) -> str:
-    with psycopg.connect(url) as conn:
-        load_demo(conn, orders=400, seed=7)
-        install_change_capture(conn)
-        record_reload(conn)
-    build_all_views(url)
-    return url
+    return stock_shop(url, orders=400, seed=7)
 
 
 @pytest.fixture
 def shop(scratch_database_url: str) -> str:
     return _prepare_shop(scratch_database_url)
-
-
-@pytest.fixture
-def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 @pytest.fixture(autouse=True)
@@ -104,12 +92,7 @@ def own_server() -> Iterator[EmbeddedServer]:
 def large_shop() -> Iterator[EmbeddedServer]:
     """200,000 orders on a cluster of its own: refreshes take real time, no sleep needed."""
     with _own_cluster() as server:
-        url = server.url()
-        with psycopg.connect(url) as conn:
-            load_demo(conn, orders=LARGE_ORDERS, seed=99)
-            install_change_capture(conn)
-            record_reload(conn)
-        build_all_views(url)
+        stock_shop(server.url(), orders=LARGE_ORDERS, seed=99)
         yield server
 
 
@@ -128,6 +111,17 @@ def _sale_orders(url: str) -> int:
                 "left join analytics.source_quality_issues q "
                 "on q.row_id = o.id and q.severity = 'error' "
                 "where q.row_id is null"
+            ).fetchone()[0]
+        )
+
+
+def _facts_of(url: str, order_ids: list[str]) -> int:
+    """How many of these orders the stored facts (what every order view reads) hold."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return int(
+            conn.execute(
+                "select count(*) from analytics.order_facts where order_id = any(%s::uuid[])",
+                (order_ids,),
             ).fetchone()[0]
         )
 
@@ -187,7 +181,7 @@ def test_a_killed_refresh_is_retried_and_the_view_never_goes_away(
     report(
         capsys,
         f"fault_killed_backend_{mode}",
-        faults=1,
+        faults=len(killed_at),
         retries=len(retries),
         run_success=result.success,
         reader_errors=len(reader.errors),
@@ -224,10 +218,12 @@ def test_a_refresh_behind_a_lock_gives_up_in_time_and_retries(
     logged = refresh_log_rows(shop, VIEW)
     facts_logged = refresh_log_rows(shop, FACTS_NAME)
     holding = threading.Event()
+    held: list[float] = []  # seconds the lock was really held
 
     def hold_the_lock() -> None:
         with psycopg.connect(shop) as conn:
             conn.execute(statement)
+            taken = time.monotonic()
             holding.set()
             # the run's first step maintains the facts; the view's step comes after it
             deadline = time.monotonic() + 30
@@ -236,6 +232,7 @@ def test_a_refresh_behind_a_lock_gives_up_in_time_and_retries(
                 time.sleep(0.05)
             time.sleep(hold_seconds)
             conn.commit()
+            held.append(time.monotonic() - taken)
 
     holder = threading.Thread(target=hold_the_lock)
     holder.start()
@@ -261,7 +258,7 @@ def test_a_refresh_behind_a_lock_gives_up_in_time_and_retries(
     report(
         capsys,
         f"fault_lock_{blocker}",
-        lock_held_seconds=hold_seconds,
+        lock_held_seconds=round(held[0], 1),
         retries=len(retries),
         run_seconds=round(elapsed, 1),
         run_success=result.success,
@@ -281,20 +278,21 @@ def test_a_database_restart_during_a_refresh_loses_nothing(
     assert ticker.settle().run_requests == []  # a new sensor begins after the build
     base_orders = _sale_orders(url)
 
-    add_sale_orders(url, 3)
+    committed_ids = add_sale_orders(url, 3)
     [request] = ticker.settle().run_requests
     before = view_totals(url, spec)
-    late: list[str] = []
     read_after_restart: list[tuple[int, object]] = []
+    uncommitted_ids: list[str] = []
+    restarts: list[float] = []  # when each restart was done
 
     def restart_during_the_refresh() -> None:
         sleeping_refresh_pid(url, VIEW)
-        late.extend(add_sale_orders(url, 2))  # committed before the restart
+        committed_ids.extend(add_sale_orders(url, 2))  # committed before the restart
         in_flight = psycopg.connect(url)  # never committed: must never show up
-        add = 'insert into sales."order" (id, status, gross_sale, currency_code, sold_at) '
-        in_flight.execute(add + "values (gen_random_uuid(), 'completed', 1, 'EUR', now())")
+        uncommitted_ids.extend(insert_sale_orders(in_flight, 1, gross=1))
         own_server.stop()
         own_server.ensure_running()
+        restarts.append(time.monotonic())
         wait_until_accepting(url)
         read_after_restart.append(view_totals(url, spec))
         in_flight.close()
@@ -319,29 +317,35 @@ def test_a_database_restart_during_a_refresh_loses_nothing(
     assert not ticker.settle().run_requests
 
     # A restart between two ticks: the failed tick keeps its cursor, nothing is skipped.
-    add_sale_orders(url, 1)
+    committed_ids.extend(add_sale_orders(url, 1))
     own_server.stop()
     cursor = ticker.cursor
     with pytest.raises(psycopg.OperationalError):
         ticker.tick()
     assert ticker.cursor == cursor
     own_server.ensure_running()
+    restarts.append(time.monotonic())
     assert len(ticker.settle().run_requests) == 1
     assert not ticker.settle().run_requests
     assert materialize_views(views_refreshed_on(Source.ORDERS), url, instance).success
 
     committed = _sale_orders(url)
-    assert committed == base_orders + 6
-    assert _orders_in_views(url) == {VIEW: committed, "metabase_executive_metrics": committed}
+    in_views = _orders_in_views(url)
+    uncommitted_in_facts = _facts_of(url, uncommitted_ids)
+    assert len(committed_ids) == 6 and len(uncommitted_ids) == 1
+    assert committed == base_orders + len(committed_ids)
+    assert in_views == {VIEW: committed, "metabase_executive_metrics": committed}
+    assert _facts_of(url, committed_ids) == len(committed_ids)
+    assert uncommitted_in_facts == 0
     report(
         capsys,
         "fault_database_restart",
-        restarts=2,
+        restarts=len(restarts),
         retries=len(retries),
         run_success=result.success,
-        orders_committed=6,
-        orders_in_views=committed - base_orders,
-        uncommitted_orders_in_views=0,
+        orders_committed=len(committed_ids),
+        orders_in_views=in_views[VIEW] - base_orders,
+        uncommitted_orders_in_views=uncommitted_in_facts,
         sensor_run_requests_after_restart=len(follow_up),
     )
 
@@ -385,15 +389,16 @@ def test_a_fault_during_a_full_facts_rebuild_of_a_large_shop(
     after = view_totals(url, spec)
     assert after[1] == before[1] + 1000
     with psycopg.connect(url) as conn:
-        stored, live = conn.execute(
-            "select (select count(*) from analytics.order_facts), "
+        orders, stored, live = conn.execute(
+            'select (select count(*) from sales."order"), '
+            "(select count(*) from analytics.order_facts), "
             "(select count(*) from analytics.order_facts_live)"
         ).fetchone()
     assert stored == live
     report(
         capsys,
         f"fault_large_shop_{fault}",
-        orders=LARGE_ORDERS,
+        orders=orders,
         stored_facts=stored,
         retries=len(retries),
         run_seconds=round(seconds, 1),

@@ -14,23 +14,19 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from soleflip_bi.cli.main import main
-from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import RefreshMode, drop_view, materialize_view
 from soleflip_bi.views.registry import VIEWS, Index, get_view
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.roles import connect_as, refused
+from soleflip_bi_tests.support.shop import stock_shop
 
 PASSWORD = "metabase-reads-only"
 
 
 @pytest.fixture
 def shop(scratch_database_url: str, use_database) -> str:
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=300, seed=3)
-    build_all_views(scratch_database_url)
-    return use_database(scratch_database_url)
+    return use_database(stock_shop(scratch_database_url, orders=300, seed=3))
 
 
 @pytest.fixture
@@ -43,18 +39,6 @@ def role(shop: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         if exists:
             conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
-
-
-def connect_as(url: str, role: str) -> psycopg.Connection:
-    return psycopg.connect(make_conninfo(url, user=role), autocommit=True)
-
-
-def refused(conn: psycopg.Connection, statement: str) -> bool:
-    try:
-        conn.execute(statement)
-    except psycopg.errors.InsufficientPrivilege:
-        return True
-    return False
 
 
 def test_the_role_reads_every_view_and_nothing_else(shop: str, role: str, capsys) -> None:

@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import dagster as dg
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from soleflip_bi.capture.install import install_change_capture, record_reload
 from soleflip_bi.cli.main import main
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.materialize import RefreshMode, drop_view, materialize_view
 from soleflip_bi.views.registry import VIEWS, get_view, views_refreshed_on
 from soleflip_bi.views.runs import refresh_views
-from soleflip_bi_tests.fault_support import add_sale_orders, materialize_views, redefined
-from soleflip_bi_tests.test_readonly_role import connect_as, refused
-from soleflip_bi_tests.test_sensors import Ticker
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.faults import materialize_views, redefined
+from soleflip_bi_tests.support.orders import add_sale_orders, insert_sale_orders
+from soleflip_bi_tests.support.roles import connect_as, refused
+from soleflip_bi_tests.support.shop import stock_shop
+from soleflip_bi_tests.support.ticker import Ticker
 
 SOURCE_WRITES = (
     "insert into sales.\"order\" (id, status) values (gen_random_uuid(), 'completed')",
@@ -48,12 +45,7 @@ SOURCE_WRITES = (
 @pytest.fixture
 def shop(scratch_database_url: str) -> str:
     """Demo data, change capture and every view, all installed by the administrator."""
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=300, seed=3)
-        install_change_capture(conn)
-        record_reload(conn)
-    build_all_views(scratch_database_url)
-    return scratch_database_url
+    return stock_shop(scratch_database_url, orders=300, seed=3)
 
 
 @pytest.fixture
@@ -79,12 +71,6 @@ def roles(shop: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]
             identifiers = sql.SQL(", ").join(sql.Identifier(name) for name in present)
             conn.execute(sql.SQL("drop owned by {} cascade").format(identifiers))
             conn.execute(sql.SQL("drop role {}").format(identifiers))
-
-
-@pytest.fixture
-def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def _revenue(url: str, view: str = "sales_summary_daily") -> object:
@@ -156,10 +142,7 @@ def test_the_shops_own_role_still_writes_orders_and_the_sensor_sees_them(
     before = _revenue(shop)
 
     with connect_as(shop, roles["app"]) as conn:
-        order = conn.execute(
-            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
-            "values (gen_random_uuid(), 'completed', 'EUR', 321, now()) returning id"
-        ).fetchone()[0]
+        [order] = insert_sale_orders(conn, 1, gross=321)
         conn.execute('update sales."order" set platform_fee = 21 where id = %s', (order,))
         conn.execute(
             "update inventory.stock set location = 'B7' where ctid = "

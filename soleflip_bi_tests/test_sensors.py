@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import dagster as dg
 import psycopg
@@ -16,65 +15,26 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 
-from soleflip_bi.automation.sensors import QUIET_SECONDS, SENSOR_TAG, build_change_sensor
-from soleflip_bi.capture.install import install_change_capture, record_reload
-from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.automation.sensors import SENSOR_TAG
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.registry import views_refreshed_on
-from soleflip_bi_tests.views_support import build_all_views
+from soleflip_bi_tests.support.orders import insert_sale_orders
+from soleflip_bi_tests.support.shop import build_all_views, stock_shop
+from soleflip_bi_tests.support.ticker import Ticker
+
+BURST = 500
 
 
 @pytest.fixture
 def shop(scratch_database_url: str) -> str:
-    with psycopg.connect(scratch_database_url) as conn:
-        load_demo(conn, orders=200, seed=11)
-        install_change_capture(conn)
-        record_reload(conn)
-    return scratch_database_url
-
-
-@pytest.fixture
-def instance(dagster_home) -> dg.DagsterInstance:
-    with dg.DagsterInstance.get() as instance:
-        yield instance
-
-
-class Ticker:
-    """Evaluates one sensor tick after another, carrying the cursor like the daemon does."""
-
-    def __init__(self, source: Source, url: str, instance: dg.DagsterInstance) -> None:
-        self.sensor = build_change_sensor(source)
-        self.url = url
-        self.instance = instance
-        self.cursor: str | None = None
-
-    def tick(self) -> dg.SensorExecutionData:
-        context = dg.build_sensor_context(
-            instance=self.instance,
-            cursor=self.cursor,
-            resources={"postgres": PostgresResource(database_url=self.url)},
-            repository_def=defs.get_repository_def(),
-        )
-        data = self.sensor.evaluate_tick(context)
-        if data.cursor is not None:
-            self.cursor = data.cursor
-        return data
-
-    def settle(self) -> dg.SensorExecutionData:
-        """Tick once the source has been quiet long enough for a burst to count as over."""
-        time.sleep(QUIET_SECONDS + 0.3)
-        return self.tick()
+    """Demo data and change capture, views not built (a new deployment catches up once)."""
+    return stock_shop(scratch_database_url, orders=200, seed=11, views=False)
 
 
 def _insert_order(conn: psycopg.Connection) -> str:
-    order_id = str(uuid.uuid4())
-    conn.execute(
-        'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
-        "values (%s, 'completed', 'EUR', 120, now())",
-        (order_id,),
-    )
+    [order_id] = insert_sale_orders(conn, 1, gross=120)
     return order_id
 
 
@@ -160,23 +120,44 @@ def test_a_change_committed_during_a_tick_is_not_lost(shop, instance) -> None:
 
 def test_a_burst_gives_one_run_and_nothing_is_queued_twice(shop, instance) -> None:
     ticker = Ticker(Source.ORDERS, shop, instance)
-    ticker.settle()
+    ticker.settle()  # a new deployment catches up once
+    halfway, resume = threading.Event(), threading.Event()
 
     def burst() -> None:
         with psycopg.connect(shop, autocommit=True) as conn:
-            for _ in range(500):
+            for n in range(BURST):
+                if n == BURST // 2:  # the writer pauses, for as long as the test takes
+                    halfway.set()
+                    resume.wait(60)
                 _insert_order(conn)
-                time.sleep(0.004)
 
     writer = threading.Thread(target=burst)
     writer.start()
-    requests = []
-    while writer.is_alive():
-        requests += ticker.tick().run_requests
-        time.sleep(0.5)
-    writer.join()
-    requests += ticker.settle().run_requests
-    assert len(requests) == 1, "one refresh per burst"
+    during: list[dg.SensorExecutionData] = []
+    try:
+        assert halfway.wait(60), "the first half of the burst was never written"
+        # Judged right after its latest change, a burst is still arriving, however long
+        # the writer paused: no run, and the cursor stays put so nothing is lost.
+        paused = ticker.during_burst()
+        assert paused.run_requests == []
+        assert paused.skip_message.startswith(f"{BURST // 2} changes, still arriving")
+        resume.set()
+        while writer.is_alive():
+            during.append(ticker.during_burst())
+            time.sleep(0.05)  # the daemon's polling, not a wait for the burst to end
+    finally:
+        resume.set()
+        writer.join()
+    during.append(ticker.during_burst())  # the whole burst is in, the last change just now
+    assert [tick.run_requests for tick in during if tick.run_requests] == []
+    assert during[-1].skip_message.startswith(f"{BURST} changes, still arriving")
+
+    settled = ticker.settle()
+    [request] = settled.run_requests
+    assert request.tags["soleflip/changes"] == str(BURST), "one refresh for the whole burst"
+    [observation] = settled.asset_events
+    assert observation.metadata["insert_statements"].value == BURST
+    assert not ticker.settle().run_requests
 
     # The requested run is still queued: new changes ride along with it.
     run_id = _queue_run(instance, dg.DagsterRunStatus.QUEUED)
@@ -217,22 +198,52 @@ def test_missing_change_capture_is_a_clear_skip(scratch_database_url, instance) 
     assert "soleflip-bi db install-change-capture" in data.skip_message
 
 
+def _log_rows(conn: psycopg.Connection, xids: list[str]) -> dict[tuple[str, str, str], int]:
+    """Committed change-log rows of the given transactions: (xid, source, operation) -> rows."""
+    rows = conn.execute(
+        "select xid::text, source, operation, count(*) from soleflip_bi.source_change "
+        "where xid::text = any(%s) group by 1, 2, 3",
+        (xids,),
+    ).fetchall()
+    return {(xid, source, operation): count for xid, source, operation, count in rows}
+
+
+def _xid(conn: psycopg.Connection) -> str:
+    return conn.execute("select pg_current_xact_id()::text").fetchone()[0]
+
+
 def test_writers_are_not_serialized_by_change_capture(shop) -> None:
-    """Two writers in open transactions never wait for each other because of the log."""
+    """Two writers in open transactions never wait for each other because of the log: the
+    second commits while the first still holds its uncommitted log row, and each
+    statement of each writer has exactly one row of its own (no shared, hot row)."""
     first = psycopg.connect(shop)
-    _insert_order(first)  # holds its transaction open
-    with psycopg.connect(shop) as second:
-        second.execute("set lock_timeout = '1s'")
-        _insert_order(second)
-        second.execute(
-            "update inventory.stock set quantity = quantity where ctid = "
-            "(select ctid from inventory.stock limit 1)"
-        )
-        second.commit()  # would raise LockNotAvailable if the log had a hot row
-    first.commit()
-    first.close()
-    with psycopg.connect(shop) as conn:
-        kinds = conn.execute(
-            "select count(*) from soleflip_bi.source_change where source = 'orders'"
-        ).fetchone()[0]
-    assert kinds >= 2
+    try:
+        _insert_order(first)  # holds its transaction, and its log row, open
+        first_xid = _xid(first)
+        with psycopg.connect(shop) as second:
+            second.execute("set lock_timeout = '100ms'")  # any wait for the first: an error
+            _insert_order(second)
+            second.execute(
+                "update inventory.stock set quantity = quantity where ctid = "
+                "(select ctid from inventory.stock limit 1)"
+            )
+            second_xid = _xid(second)
+            second.commit()
+        with psycopg.connect(shop, autocommit=True) as observer:
+            still_open = observer.execute(
+                "select state, backend_xid = %s::xid8::xid from pg_stat_activity where pid = %s",
+                (first_xid, first.info.backend_pid),
+            ).fetchone()
+            while_first_open = _log_rows(observer, [first_xid, second_xid])
+        first.commit()
+    finally:
+        first.close()
+    with psycopg.connect(shop, autocommit=True) as observer:
+        after_both = _log_rows(observer, [first_xid, second_xid])
+
+    assert still_open == ("idle in transaction", True)  # the second committed meanwhile
+    assert while_first_open == {
+        (second_xid, "orders", "INSERT"): 1,
+        (second_xid, "inventory", "UPDATE"): 1,
+    }
+    assert after_both == {**while_first_open, (first_xid, "orders", "INSERT"): 1}

@@ -2,10 +2,12 @@
 the end one more tick and refresh must bring every committed write into the views.
 
 The sensors are evaluated in this process the way the daemon evaluates them (cursor
-carried from tick to tick, see test_sensors.Ticker); each RunRequest becomes a run of the
-sensor's job, created NOT_STARTED on the real instance, so the sensors see it waiting,
-and executed by worker processes. The hourly schedule is compressed to ``schedule_every``
-seconds so that its runs overlap the sensors' runs on the same views.
+carried from tick to tick, see support.ticker.Ticker): during the load at the database's
+own time, so bursts are judged on the wall clock as the daemon judges them; for the final
+tick as if the shop had been quiet long enough (no sleep). Each RunRequest becomes a run
+of the sensor's job, created NOT_STARTED on the real instance, so the sensors see it
+waiting, and executed by worker processes. The hourly schedule is compressed to
+``schedule_every`` seconds so that its runs overlap the sensors' runs on the same views.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
-from soleflip_bi.automation.sensors import QUIET_SECONDS, SENSOR_TAG, WAITING_STATUSES
+from soleflip_bi.automation.sensors import SENSOR_TAG, WAITING_STATUSES
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.views.registry import Tier
-from soleflip_bi_tests.load_support import Catalogue, RefreshWatcher, ShopWriter, run_worker
-from soleflip_bi_tests.test_sensors import Ticker
+from soleflip_bi_tests.support.load import Catalogue, RefreshWatcher, ShopWriter, run_worker
+from soleflip_bi_tests.support.ticker import Ticker
 
 SCHEDULE_TAG = "soleflip/load-schedule"
 
@@ -47,7 +49,8 @@ class LoadOutcome:
     runs: list[FinishedRun] = field(default_factory=list)
     requested: Counter = field(default_factory=Counter)  # runs created, per trigger
     most_waiting: Counter = field(default_factory=Counter)  # NOT_STARTED runs, per trigger
-    ticks: int = 0
+    ticks: int = 0  # rounds of the tick loop
+    sensor_ticks: int = 0  # sensor evaluations, over all sensors
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     final_requests: int = 0
     requests_after_final_refresh: int = 0
@@ -108,10 +111,21 @@ class RunPool:
             self.collect(wait=1.0)
 
     def close(self) -> None:
+        """Stop every worker: asked first, then terminated, then killed; none outlives it."""
         for _ in self.processes:
             self.todo.put(None)
         for process in self.processes:
             process.join(timeout=60)
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=10)
+        for channel in (self.todo, self.done):
+            channel.close()
+            channel.join_thread()
 
 
 def _waiting_by_trigger(instance: dg.DagsterInstance) -> Counter:
@@ -133,6 +147,22 @@ def run_load(
 ) -> LoadOutcome:
     clock = time.monotonic()
     pool = RunPool(instance, workers)
+    try:
+        return _drive(pool, url, instance, seconds, writers, schedule_every, pause, clock)
+    finally:
+        pool.close()
+
+
+def _drive(
+    pool: RunPool,
+    url: str,
+    instance: dg.DagsterInstance,
+    seconds: float,
+    writers: int,
+    schedule_every: float,
+    pause: float,
+    clock: float,
+) -> LoadOutcome:
     workers_ready = time.monotonic() - clock
     tickers = {source: Ticker(source, url, instance) for source in Source}
     for ticker in tickers.values():
@@ -159,6 +189,7 @@ def run_load(
         while time.monotonic() - started < seconds:
             for source, ticker in tickers.items():
                 submit_requests(ticker.tick(), source)
+                outcome.sensor_ticks += 1
             if time.monotonic() >= next_schedule:
                 pool.submit(TIER_JOBS[Tier.HOURLY].name, {SCHEDULE_TAG: "hourly"})
                 outcome.requested["hourly"] += 1
@@ -174,21 +205,20 @@ def run_load(
         pool.drain()
         outcome.timings["drain"] = time.monotonic() - started - outcome.timings["load"]
         # The final tick and refresh: whatever the last runs did not read is requested now.
-        time.sleep(QUIET_SECONDS + 0.3)
+        # The writers have stopped, so the last burst is over: judge it as settled.
         outcome.final_requests = sum(
-            submit_requests(ticker.tick(), source) for source, ticker in tickers.items()
+            submit_requests(ticker.settle(), source) for source, ticker in tickers.items()
         )
         pool.drain()
-        time.sleep(QUIET_SECONDS + 0.3)
         outcome.requests_after_final_refresh = sum(
-            len(ticker.tick().run_requests) for ticker in tickers.values()
+            len(ticker.settle().run_requests) for ticker in tickers.values()
         )
+        outcome.sensor_ticks += 2 * len(tickers)
         outcome.timings["final_tick_and_refresh"] = (
             time.monotonic() - started - outcome.timings["load"] - outcome.timings["drain"]
         )
     finally:
         stop.set()
-        pool.close()
     threads[-1].join(timeout=10)
     outcome.runs = pool.finished
     return outcome

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -128,18 +127,6 @@ class ViewReader:
     def seen(self, since: float = 0.0) -> list[tuple[int, Decimal]]:
         """The distinct results read at or after ``since`` (monotonic clock), in order."""
         return list(dict.fromkeys(totals for at, totals in self.reads if at >= since))
-
-
-def add_sale_orders(url: str, count: int, gross: int = 100) -> list[str]:
-    """Commit ``count`` completed EUR orders sold now (one transaction); return their ids."""
-    ids = [str(uuid.uuid4()) for _ in range(count)]
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.executemany(
-            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at, '
-            "buyer_country, buyer_city) values (%s, 'completed', 'EUR', %s, now(), 'DE', 'Berlin')",
-            [(order_id, gross) for order_id in ids],
-        )
-    return ids
 
 
 def materialize_views(
