@@ -5,13 +5,15 @@ can run while `make demo` is up."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from soleflip_bi_tests.support import instances
+from soleflip_bi.database.embedded import default_server
+from soleflip_bi_tests.support import instances, processes
 from soleflip_bi_tests.support.databases import new_database
 from soleflip_bi_tests.support.shop import new_shop
 
@@ -74,18 +76,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 # descendants (a child subreaper), so a code server whose parent died is found too.
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    from soleflip_bi_tests.support import processes
+# The embedded server is stopped at the end when this session started it; a server that
+# was already running (`make demo`, a developer's) is left as it was.
+_SERVER_WAS_RUNNING: list[bool] = []
 
+
+def pytest_configure(config: pytest.Config) -> None:
     processes.become_subreaper()
+    server = default_server()
+    _SERVER_WAS_RUNNING.append(server.is_running())
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    import sys
-
-    from soleflip_bi_tests.support import processes
-
+    if _SERVER_WAS_RUNNING == [False]:
+        default_server().stop()
     processes.reap_zombies(os.getpid())
     leftovers = processes.leftover_processes()
     if not leftovers:
