@@ -26,6 +26,7 @@ from soleflip_bi.dashboards.model import GRID_COLUMNS, Card, Dashboard, Display,
 from soleflip_bi.dashboards.render import render_card
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.definitions import defs
 from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi.views.materialize import view_columns
 from soleflip_bi_tests.support.shop import new_shop
@@ -223,8 +224,6 @@ def test_unknown_dashboard_is_one_clear_line(capsys) -> None:
 
 
 def test_asset_sits_downstream_of_the_views_its_cards_read() -> None:
-    from soleflip_bi.definitions import defs
-
     node = defs.resolve_asset_graph().get(METABASE_DASHBOARDS_KEY)
     assert node.group_name == "dashboards" and node.kinds == {"metabase"}
     assert node.parent_keys == {view_asset_key(card.view) for _d, card in ALL_CARDS}

@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.queues import Queue
 
+import dagster as dg
 import psycopg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.execution.api import execute_run
 
 SALE = "sale"
 REPRICE = "reprice"
@@ -184,10 +187,6 @@ def run_worker(runs: Queue, results: Queue) -> None:
     Runs in its own process; DAGSTER_HOME, DAGSTER_POSTGRES_URL and SOLEFLIP_DATABASE_URL
     come from the environment it was started with.
     """
-    import dagster as dg
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-    from dagster._core.execution.api import execute_run
-
     repository = ReconstructableRepository.for_module(
         "soleflip_bi.definitions", "defs", working_directory=os.getcwd()
     )

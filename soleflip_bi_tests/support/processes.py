@@ -10,14 +10,18 @@ still running below a pid, from the ppid chains in /proc (Linux).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
+
+from soleflip_bi.shared.settings import embedded_dir
 
 
 def start_group(argv: list[str], **popen: Any) -> subprocess.Popen:
@@ -115,8 +119,6 @@ def become_subreaper() -> bool:
     parent has exited (a code server left by a killed webserver) is still found below
     it instead of under init. Returns whether that worked."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
@@ -126,8 +128,6 @@ def become_subreaper() -> bool:
 def embedded_postmaster() -> int | None:
     """The pid of the embedded PostgreSQL server, which outlives the tests on purpose (it
     may be shared with `make demo`)."""
-    from soleflip_bi.shared.settings import embedded_dir
-
     try:
         return int((embedded_dir() / "pgdata" / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -138,8 +138,6 @@ def expected_helpers() -> set[int]:
     """Descendants that are meant to be there: the embedded server (with its own
     children), and Python's multiprocessing resource tracker, which exits with this
     interpreter (it reads a pipe only this process holds)."""
-    from multiprocessing import resource_tracker
-
     spared = {embedded_postmaster(), getattr(resource_tracker._resource_tracker, "_pid", None)}
     return {pid for pid in spared if pid is not None}
 
