@@ -34,5 +34,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"Dagster UI: http://localhost:{args.port}  (Ctrl-C stops webserver and daemon)")
     dg = os.path.join(os.path.dirname(sys.executable), "dg")
     os.chdir(settings.PROJECT_ROOT)  # dg finds the project by its pyproject.toml
-    os.execve(dg, [dg, "dev", "-p", str(args.port)], {**os.environ, **env})
+    # dg compares the running venv with the project's .venv; they are the same one.
+    venv = {"VIRTUAL_ENV": sys.prefix}
+    os.execve(dg, [dg, "dev", "-p", str(args.port)], {**os.environ, **env, **venv})
     return 0  # not reached
