@@ -11,13 +11,9 @@ in Dagster's storage).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -30,6 +26,7 @@ from soleflip_bi.database.embedded import EmbeddedServer, wait_until_accepting
 from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.views.materialize import SWAP_LOCK_TIMEOUT, materialize_view
 from soleflip_bi.views.registry import ViewSpec, get_view, views_refreshed_on
+from soleflip_bi_tests.support.databases import own_cluster
 from soleflip_bi_tests.support.faults import (
     ViewReader,
     busy_backend_pid,
@@ -68,30 +65,16 @@ def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(steps, "FIRST_RETRY_DELAY_SECONDS", 1)
 
 
-@contextmanager
-def _own_cluster() -> Iterator[EmbeddedServer]:
-    """A cluster of its own (own port), so restarting it disturbs no other test."""
-    root = Path(tempfile.mkdtemp(prefix="soleflip_restart_"))
-    server = EmbeddedServer(root)
-    server.ensure_running()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        (root.parent / f".{root.name}.lock").unlink(missing_ok=True)
-
-
 @pytest.fixture
 def own_server() -> Iterator[EmbeddedServer]:
-    with _own_cluster() as server:
+    with own_cluster() as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def large_shop() -> Iterator[EmbeddedServer]:
     """200,000 orders on a cluster of its own: refreshes take real time, no sleep needed."""
-    with _own_cluster() as server:
+    with own_cluster() as server:
         stock_shop(server.url(), orders=LARGE_ORDERS, seed=99)
         yield server
 

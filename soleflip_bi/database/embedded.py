@@ -31,6 +31,8 @@ SUPERUSER = "postgres"
 DATABASE = "soleflip"
 PREFERRED_PORT = 54329
 UNPRIVILEGED_USER = "nobody"
+# A server that is stopping keeps its port for a moment; a start waits this long for it.
+PORT_RELEASE_SECONDS = 10.0
 
 # Chosen for an analytics workload on a small machine: enough memory for the
 # aggregations of a refresh, parallel scans, and no JIT (it costs more than it
@@ -161,10 +163,14 @@ class EmbeddedServer:
 
     def _start(self) -> None:
         if not _port_is_free(self.port):
-            raise EmbeddedServerError(
-                f"port {self.port} is taken by another process; stop it or delete "
-                f"{self.port_file} and the data directory to pick a new port"
-            )
+            if self._postmaster_alive():
+                return  # our own server holds the port (pg_ctl status can miss it briefly)
+            if not _wait_for_port(self.port, PORT_RELEASE_SECONDS):
+                raise EmbeddedServerError(
+                    f"port {self.port}, where the embedded server in {self.root} listens, is "
+                    "taken by another process; stop that process, or set "
+                    "SOLEFLIP_EMBEDDED_DIR to another directory for a new server"
+                )
         self._hand_over(self.root)
         self._run(
             [
@@ -179,6 +185,15 @@ class EmbeddedServer:
                 "60",
             ]
         )
+
+    def _postmaster_alive(self) -> bool:
+        """Whether ``postmaster.pid`` names a live process listening on our port."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return False
+        return port == self.port and Path(f"/proc/{pid}").exists()
 
     def _ensure_database(self, name: str) -> None:
         import psycopg
@@ -271,6 +286,16 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def _wait_for_port(port: int, seconds: float) -> bool:
+    """Wait for a server that is shutting down to release ``port``; whether it did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if _port_is_free(port):
+            return True
+    return False
 
 
 def _free_port(preferred: int) -> int:

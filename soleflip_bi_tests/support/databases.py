@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from soleflip_bi.database.embedded import default_server
+from soleflip_bi.database.embedded import EmbeddedServer, default_server
 
 
 def create_database(name: str) -> str:
@@ -34,3 +37,17 @@ def new_database(prefix: str = "soleflip_scratch") -> Iterator[str]:
         yield url
     finally:
         drop_database(name)
+
+
+@contextmanager
+def own_cluster() -> Iterator[EmbeddedServer]:
+    """A running cluster of its own (own directory and port), so stopping, restarting or
+    blocking it disturbs no other test; stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="soleflip_cluster_"))
+    server = EmbeddedServer(root)
+    server.ensure_running()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
