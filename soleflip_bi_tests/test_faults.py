@@ -350,7 +350,7 @@ def test_a_fault_during_a_full_facts_rebuild_of_a_large_shop(
     hit: list[float] = []
 
     def inject() -> None:
-        pid = busy_backend_pid(url, "insert into analytics.order_facts select * from%")
+        pid = busy_backend_pid(url, 'insert into "analytics"."order_facts" select * from%')
         hit.append(time.monotonic())
         if fault == "terminate":
             with psycopg.connect(url, autocommit=True) as conn:

@@ -171,6 +171,9 @@ class RefreshWatcher:
                         from pg_stat_activity
                         where datname = current_database() and state = 'active'
                           and query ~* '^\s*(refresh|create) materialized view'
+                          -- pg_stat_activity is read one backend at a time: a refresh that
+                          -- began while it was read may follow one that ended meanwhile
+                          and query_start <= statement_timestamp()
                         """
                     )
                 ]
