@@ -171,6 +171,8 @@ class RefreshWatcher:
                         from pg_stat_activity
                         where datname = current_database() and state = 'active'
                           and query ~* '^\s*(refresh|create) materialized view'
+                          -- a parallel worker shows its leader's statement: one refresh
+                          and backend_type = 'client backend'
                           -- pg_stat_activity is read one backend at a time: a refresh that
                           -- began while it was read may follow one that ended meanwhile
                           and query_start <= statement_timestamp()
