@@ -9,7 +9,7 @@ import logging
 import dagster as dg
 
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
-from soleflip_bi.database.connection import connect
+from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
 from soleflip_bi.definitions import defs
 from soleflip_bi.instance import prepare_dagster_environment
 from soleflip_bi.sources.observe import observe_all
@@ -87,6 +87,7 @@ def run_refresh(args: argparse.Namespace) -> int:
 def refresh_in_dagster(
     specs: list[ViewSpec], also: dg.AssetSelection | None = None
 ) -> dg.ExecuteInProcessResult:
+    check_reachable(resolve_database_url())  # one sentence, and no run, if it is not
     prepare_dagster_environment()
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:

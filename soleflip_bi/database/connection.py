@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -11,6 +13,56 @@ from soleflip_bi.shared import settings
 
 class DatabaseUrlError(ValueError):
     """SOLEFLIP_DATABASE_URL is not a usable libpq URL."""
+
+
+class DatabaseUnreachable(ValueError):
+    """The shop database cannot be reached; retrying would not help, or nothing ran yet."""
+
+
+# What the server says when a connection can never succeed as configured: retrying the
+# same URL gives the same answer. libpq reports these without an SQLSTATE, so by text.
+PERMANENT_CONNECTION_FAILURES = (
+    re.compile(r'FATAL:\s+(database "[^"]*" does not exist)'),
+    re.compile(r'FATAL:\s+(role "[^"]*" does not exist)'),
+    re.compile(r"FATAL:\s+(password authentication failed for user \"[^\"]*\")"),
+    re.compile(r"FATAL:\s+(no pg_hba\.conf entry for [^,\n]*)"),
+)
+
+
+def permanent_connection_failure(error: BaseException) -> str | None:
+    """The server's reason when ``error`` is a connection failure no retry can fix."""
+    if not isinstance(error, psycopg.OperationalError):
+        return None
+    for pattern in PERMANENT_CONNECTION_FAILURES:
+        found = pattern.search(str(error))
+        if found:
+            return found.group(1)
+    return None
+
+
+def check_reachable(url: str) -> None:
+    """Connect once, before a run starts, and say in one sentence why that failed."""
+    try:
+        with psycopg.connect(url, connect_timeout=10, application_name="soleflip-bi"):
+            return
+    except psycopg.OperationalError as exc:
+        reason = permanent_connection_failure(exc)
+        if reason is None:
+            refused = "Connection refused" in str(exc)
+            reason = (
+                "the server refused the connection (is PostgreSQL running there?)"
+                if refused
+                else str(exc).splitlines()[0].split(" failed: ")[-1].strip()
+            )
+        raise DatabaseUnreachable(
+            f"cannot connect to the shop database {_where(url)}: {reason}"
+        ) from None
+
+
+def _where(url: str) -> str:
+    params = conninfo_to_dict(url)
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    return f"{params.get('dbname') or '?'} at {host}:{params.get('port') or 5432}"
 
 
 def resolve_database_url(explicit: str | None = None) -> str:

@@ -12,6 +12,8 @@ import dagster as dg
 import psycopg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from soleflip_bi.database.connection import permanent_connection_failure
+
 # Every step that writes in analytics runs in this pool (dagster.yaml sets its limit).
 REFRESH_POOL = "analytics_refresh"
 
@@ -23,11 +25,14 @@ EVALUATED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecor
 def is_transient(error: BaseException) -> bool:
     """Errors worth retrying: the connection went away or a lock could not be had in time.
 
-    SQL errors (bad definitions, constraint problems, statement timeouts) fail at once.
+    SQL errors (bad definitions, constraint problems, statement timeouts) fail at once, and
+    so does a connection the server will never accept as configured (unknown database or
+    role, failed authentication).
     """
     return isinstance(error, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected) or (
         isinstance(error, psycopg.OperationalError)
         and not isinstance(error, psycopg.errors.QueryCanceled)
+        and permanent_connection_failure(error) is None
     )
 
 
