@@ -55,8 +55,9 @@ class Deployment:
         )
 
     def stop_daemon(self) -> None:
-        assert self.daemon is not None
-        stop_group(self.daemon)
+        if self.daemon is not None:  # a set-up that failed before the start
+            stop_group(self.daemon)
+            self.daemon = None
 
     def graphql(self, query: str) -> dict:
         response = requests.post(

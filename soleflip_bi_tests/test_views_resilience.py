@@ -12,7 +12,12 @@ import pytest
 
 from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.layer import quality_issue_counts
-from soleflip_bi.views.materialize import BUILD_SUFFIX, RefreshMode, materialize_view
+from soleflip_bi.views.materialize import (
+    BUILD_SUFFIX,
+    COMMENT_PREFIX,
+    RefreshMode,
+    materialize_view,
+)
 from soleflip_bi.views.registry import VIEWS, VIEWS_BY_NAME, ViewSpec, get_view
 from soleflip_bi_tests.support.orders import insert_sale_orders
 from soleflip_bi_tests.support.shop import stock_shop
@@ -200,7 +205,10 @@ def test_failed_refresh_leaves_previous_contents_readable(small_shop: str) -> No
         insert_sale_orders(conn, 1, gross=999)
         conn.commit()
         refresh_order_facts(conn)  # the facts hold the new sale: the view has work to do
-    assert marker_before[0] is not None
+    # The marker is the shop's build: a logged create with the current definition.
+    logged, comment = marker_before
+    assert (logged[1], logged[2]) == (RefreshMode.CREATE.value, get_view(EXEC).definition_hash)
+    assert comment == COMMENT_PREFIX + get_view(EXEC).definition_hash
 
     seen: list[tuple[str, str | None]] = []
     reads_during: list[list[tuple]] = []

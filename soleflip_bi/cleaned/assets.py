@@ -116,22 +116,23 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
         f"{facts.stock_rows_inserted} stored, {facts.seconds:.2f} s"
     )
     definition = {"definition_hash": cleaned_layer_hash(), "definitions_applied": applied}
-    yield dg.MaterializeResult(
-        asset_key=cleaned_key("stock_facts"),
-        metadata={
+
+    def maintained(removed: int, stored: int) -> dict[str, object]:
+        return {
             **definition,
             "facts_mode": facts.mode.value,
-            "rows_removed": facts.stock_rows_deleted,
-            "rows_stored": facts.stock_rows_inserted,
-        },
+            "rows_removed": removed,
+            "rows_stored": stored,
+        }
+
+    yield dg.MaterializeResult(
+        asset_key=cleaned_key("stock_facts"),
+        metadata=maintained(facts.stock_rows_deleted, facts.stock_rows_inserted),
     )
     yield dg.MaterializeResult(
         asset_key=cleaned_key("order_facts"),
         metadata={
-            **definition,
-            "facts_mode": facts.mode.value,
-            "rows_removed": facts.rows_deleted,
-            "rows_stored": facts.rows_inserted,
+            **maintained(facts.rows_deleted, facts.rows_inserted),
             "duration_seconds": dg.MetadataValue.float(round(facts.seconds, 3)),
             "dagster/row_count": stored.sales if stored else 0,
         },

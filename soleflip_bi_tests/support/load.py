@@ -90,19 +90,30 @@ class ShopWriter:
                 self.committed[operation] += 1
                 time.sleep(self.pause)
 
-    def _sale(self, conn: psycopg.Connection, rng: random.Random) -> Done:
-        stock_id, order_id = str(uuid.uuid4()), str(uuid.uuid4())
-        gross = Decimal(rng.randrange(5000, 50000)) / 100
+    def _insert_stock(
+        self,
+        conn: psycopg.Connection,
+        rng: random.Random,
+        stock_id: str,
+        status: str,
+        price: Decimal,
+    ) -> None:
         conn.execute(
             "insert into inventory.stock (id, product_id, supplier_id, quantity, status, "
-            "purchase_price, purchase_date) values (%s, %s, %s, 1, 'sold', %s, now())",
+            "purchase_price, purchase_date) values (%s, %s, %s, 1, %s, %s, now())",
             (
                 stock_id,
                 rng.choice(self.catalogue.products),
                 rng.choice(self.catalogue.suppliers),
-                gross / 2,
+                status,
+                price,
             ),
         )
+
+    def _sale(self, conn: psycopg.Connection, rng: random.Random) -> Done:
+        stock_id, order_id = str(uuid.uuid4()), str(uuid.uuid4())
+        gross = Decimal(rng.randrange(5000, 50000)) / 100
+        self._insert_stock(conn, rng, stock_id, "sold", gross / 2)
         conn.execute(
             'insert into sales."order" (id, inventory_item_id, platform_id, status, '
             "currency_code, gross_sale, platform_fee, shipping_cost, buyer_country, buyer_city, "
@@ -127,15 +138,8 @@ class ShopWriter:
 
     def _purchase(self, conn: psycopg.Connection, rng: random.Random) -> Done:
         stock_id = str(uuid.uuid4())
-        conn.execute(
-            "insert into inventory.stock (id, product_id, supplier_id, quantity, status, "
-            "purchase_price, purchase_date) values (%s, %s, %s, 1, 'available', %s, now())",
-            (
-                stock_id,
-                rng.choice(self.catalogue.products),
-                rng.choice(self.catalogue.suppliers),
-                Decimal(rng.randrange(2000, 20000)) / 100,
-            ),
+        self._insert_stock(
+            conn, rng, stock_id, "available", Decimal(rng.randrange(2000, 20000)) / 100
         )
         return lambda: self.stock.append(stock_id)
 
