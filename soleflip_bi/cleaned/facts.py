@@ -12,6 +12,9 @@ view is the largest single saving of a refresh cycle (docs/BENCHMARKS.md).
   orders touched (directly or through their stock item) are deleted and recomputed;
 * dimensions, reference data, definitions, a bulk load  -> full rebuild.
 
+The rollups of the facts (``rollups.py``) follow in the same transaction: rebuilt with the
+facts, else only the cells of the orders touched.
+
 Each maintenance also brings the independent recount of the sales (``recount.py``) up to
 date in the same transaction, so the checks compare the views with the orders they were
 built from.
@@ -42,6 +45,11 @@ from soleflip_bi.bookkeeping.baseline import (
 )
 from soleflip_bi.bookkeeping.locks import FACTS_LOCK, holding
 from soleflip_bi.cleaned.recount import recount_all, recount_orders
+from soleflip_bi.cleaned.rollups import (
+    maintain_rollups,
+    rebuild_rollups,
+    start_touched_facts,
+)
 from soleflip_bi.database.tuning import apply_refresh_settings
 
 FACTS_NAME = "order_facts"
@@ -116,6 +124,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
         if changed is None:
             stock = _rebuild(conn, "stock_facts")
             deleted, rows = _rebuild(conn, "order_facts")
+            rebuild_rollups(conn)
             recount_all(conn)
             mode = FactsMode.REBUILD
         else:
@@ -130,14 +139,23 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
                     (stock_ids,),
                 ).rowcount,
             )
+            touched = start_touched_facts(conn)
             deleted = conn.execute(
-                "delete from analytics.order_facts where order_id = any(%s)", (affected,)
-            ).rowcount
-            rows = conn.execute(
-                "insert into analytics.order_facts "
-                "select * from analytics.order_facts_live where order_id = any(%s)",
+                sql.SQL(
+                    "with gone as (delete from analytics.order_facts where order_id = any(%s) "
+                    "returning *) insert into {} select * from gone"
+                ).format(touched),
                 (affected,),
             ).rowcount
+            rows = conn.execute(
+                sql.SQL(
+                    "with stored as (insert into analytics.order_facts "
+                    "select * from analytics.order_facts_live where order_id = any(%s) "
+                    "returning *) insert into {} select * from stored"
+                ).format(touched),
+                (affected,),
+            ).rowcount
+            maintain_rollups(conn)
             recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)

@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.capture.install import change_capture_installed, install_change_capture
+from soleflip_bi.cleaned.rollups import create_rollups, rollups_hash
 from soleflip_bi.shared import settings
 
 # Plain views that only the cleaned layer itself builds on: when a release changes their
@@ -34,6 +35,7 @@ def cleaned_layer_hash() -> str:
     digest = hashlib.sha256()
     for name, text in cleaned_sql_files():
         digest.update(name.encode() + text.encode())
+    digest.update(rollups_hash().encode())
     return digest.hexdigest()[:16]
 
 
@@ -47,6 +49,8 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
             if name.startswith("03"):
                 _drop_outdated_facts_table(conn, "order_facts", "order_facts_live")
             _apply_file(conn, text)
+            if name.startswith("03"):  # the rollups of the order facts, which 04- read
+                create_rollups(conn)
         _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "

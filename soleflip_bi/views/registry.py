@@ -118,13 +118,16 @@ VIEWS: tuple[ViewSpec, ...] = (
         reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
         indexes=(
             _grain_index("idx_inv_status_id", ("inventory_id",)),
-            Index("idx_inv_status_product", ("product_id",)),
-            Index("idx_inv_status_brand", ("brand_name",)),
-            Index("idx_inv_status_category", ("stock_category",)),
-            # stock on hand, oldest first, as the inventory dashboard lists it
+            # Only the indexes its card uses: stock on hand, oldest first, as the inventory
+            # dashboard lists it, and the same within one stock category (its filter).
             Index(
                 "idx_inv_status_aging",
                 ("in_stock", "days_in_stock", "inventory_id"),
+                descending=True,
+            ),
+            Index(
+                "idx_inv_status_category_aging",
+                ("in_stock", "stock_category", "days_in_stock", "inventory_id"),
                 descending=True,
             ),
         ),

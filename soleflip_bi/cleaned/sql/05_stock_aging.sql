@@ -1,18 +1,9 @@
 -- The one definition of stock aging: per stock item, how it sold, how long it has been in
 -- stock and its stock category (thresholds: analytics.classification_threshold), and the
--- value still on hand. Read by metabase_inventory_status and metabase_inventory_overview.
+-- value still on hand. How each item sold is the stored rollup analytics.stock_sales
+-- (cleaned/rollups/stock_sales.sql). Read by metabase_inventory_status and metabase_inventory_overview.
 create or replace view analytics.stock_aging as
-with sales_per_item as (
-    select inventory_id,
-           count(*)          as times_sold,
-           max(sale_date)    as last_sold_date,
-           sum(revenue)      as total_revenue,
-           sum(profit)       as total_profit
-    from analytics.order_facts
-    where inventory_id is not null
-    group by inventory_id
-),
-thresholds as (
+with thresholds as (
     select max(value) filter (where name = 'dead_stock_min_days')  as dead_days,
            max(value) filter (where name = 'slow_moving_min_days') as slow_days,
            max(value) filter (where name = 'normal_min_days')      as normal_days
@@ -27,7 +18,7 @@ aged as (
            greatest(0, (case when s.in_stock or sp.last_sold_date is null then current_date
                              else sp.last_sold_date end) - s.purchase_date::date) as days_in_stock
     from analytics.stock_facts s
-    left join sales_per_item sp on sp.inventory_id = s.inventory_id
+    left join analytics.stock_sales sp on sp.inventory_id = s.inventory_id
 )
 select
     a.*,

@@ -1,18 +1,22 @@
--- One row per brand with at least one sale: performance, share and positioning.
+-- One row per brand with at least one sale: performance, share and positioning, from the
+-- stored cells per product, supplier and month (analytics.sales_by_product_month).
 -- Thresholds for price positioning and volume tier: analytics.classification_threshold.
 with per_brand as (
-    select f.brand_id,
-           count(*)                           as total_orders,
-           sum(f.units)                       as units_sold,
-           sum(f.revenue)                     as total_revenue,
-           round(avg(f.revenue), 2)           as avg_sale_price,
-           round(coalesce(var_samp(f.revenue), 0), 2) as price_variance,
-           sum(f.profit)                      as total_profit,
-           round(avg(f.roi), 2)               as avg_roi,
-           count(distinct f.product_id)       as product_variety,
-           count(distinct f.sale_month)       as active_months
-    from analytics.order_facts f
-    group by f.brand_id
+    select c.brand_id,
+           sum(c.orders)::bigint              as total_orders,
+           sum(c.units)::bigint               as units_sold,
+           sum(c.revenue)                     as total_revenue,
+           round(sum(c.revenue) / sum(c.orders), 2) as avg_sale_price,
+           -- var_samp from the sums, as PostgreSQL computes it
+           round(coalesce((sum(c.orders) * sum(c.revenue_squared) - sum(c.revenue) * sum(c.revenue))
+                          / nullif(sum(c.orders) * (sum(c.orders) - 1), 0), 0), 2)
+                                              as price_variance,
+           sum(c.profit)                      as total_profit,
+           round(sum(c.roi_sum) / nullif(sum(c.roi_count), 0), 2) as avg_roi,
+           count(distinct c.product_id)       as product_variety,
+           count(distinct c.sale_month)       as active_months
+    from analytics.sales_by_product_month c
+    group by c.brand_id
 ),
 thresholds as (
     select max(value) filter (where name = 'premium_min_avg_price')             as premium,

@@ -1,28 +1,7 @@
 -- One row per marketplace: volume, revenue, costs, profitability, payouts, reach.
--- Aggregated in two steps (per platform, month and city first; names by their key,
--- analytics.name_key) so that the distinct counts run over thousands of cells instead of
--- every order.
-with cells as (
-    select f.platform_id, f.platform_name, f.platform_slug, f.sale_month, f.country_key,
-           f.city_key,
-           count(*)                                       as orders,
-           sum(f.units)                                   as units,
-           sum(f.revenue)                                 as revenue,
-           min(f.revenue)                                 as min_revenue,
-           max(f.revenue)                                 as max_revenue,
-           sum(f.fees)                                    as fees,
-           sum(f.shipping)                                as shipping,
-           sum(f.net_proceeds)                            as net_proceeds,
-           sum(f.profit)                                  as profit,
-           sum(f.roi)                                     as roi_sum,
-           count(f.roi)                                   as roi_count,
-           count(*) filter (where f.payout_received)      as payouts,
-           sum(f.payout_days) filter (where f.payout_received)   as payout_days_sum,
-           count(f.payout_days) filter (where f.payout_received) as payout_days_count
-    from analytics.order_facts f
-    group by f.platform_id, f.platform_name, f.platform_slug, f.sale_month, f.country_key,
-             f.city_key
-)
+-- Aggregated from the stored cells per platform, month and buyer city (names by their key,
+-- analytics.name_key; analytics.sales_by_platform_city_month), so that the distinct counts
+-- run over thousands of cells instead of every order.
 select
     c.platform_id,
     c.platform_name,
@@ -48,5 +27,5 @@ select
     count(distinct c.country_key) filter (where c.country_key <> 'unknown') as countries_served,
     count(distinct (c.country_key, c.city_key)) filter (where c.city_key <> 'unknown')
                                                                as cities_served
-from cells c
+from analytics.sales_by_platform_city_month c
 group by c.platform_id, c.platform_name, c.platform_slug

@@ -1,27 +1,28 @@
 -- One row per product with at least one sale (orders without a stock item: Unknown).
--- Aggregated per product and supplier first, so that the supplier count needs no sort of
--- every order; the price volatility is the sample standard deviation from the sums.
+-- Aggregated from the stored cells per product, supplier and month
+-- (analytics.sales_by_product_month), per product and supplier first; the price
+-- volatility is the sample standard deviation from the sums.
 with per_supplier as (
-    select f.product_id, f.brand_id, f.supplier_id,
-           max(f.product_name)            as product_name,
-           max(f.sku)                     as sku,
-           max(f.category_name)           as category_name,
-           count(*)                       as orders,
-           sum(f.units)                   as units,
-           sum(f.revenue)                 as revenue,
-           sum(f.revenue * f.revenue)     as revenue_squared,
-           min(f.revenue)                 as min_revenue,
-           max(f.revenue)                 as max_revenue,
-           sum(f.profit)                  as profit,
-           sum(f.roi)                     as roi_sum,
-           count(f.roi)                   as roi_count,
-           sum(f.fees)                    as fees,
-           sum(f.purchase_price)          as purchase_sum,
-           count(f.purchase_price)        as purchase_count,
-           min(f.sale_date)               as first_sale_date,
-           max(f.sale_date)               as last_sale_date
-    from analytics.order_facts f
-    group by f.product_id, f.brand_id, f.supplier_id
+    select c.product_id, c.brand_id, c.supplier_id,
+           max(c.product_name)            as product_name,
+           max(c.sku)                     as sku,
+           max(c.category_name)           as category_name,
+           sum(c.orders)                  as orders,
+           sum(c.units)                   as units,
+           sum(c.revenue)                 as revenue,
+           sum(c.revenue_squared)         as revenue_squared,
+           min(c.min_revenue)             as min_revenue,
+           max(c.max_revenue)             as max_revenue,
+           sum(c.profit)                  as profit,
+           sum(c.roi_sum)                 as roi_sum,
+           sum(c.roi_count)               as roi_count,
+           sum(c.fees)                    as fees,
+           sum(c.purchase_sum)            as purchase_sum,
+           sum(c.purchase_count)          as purchase_count,
+           min(c.first_sale_date)         as first_sale_date,
+           max(c.last_sale_date)          as last_sale_date
+    from analytics.sales_by_product_month c
+    group by c.product_id, c.brand_id, c.supplier_id
 ),
 product_dims as (
     select p.id as product_id, b.name as brand_name, b.segment, b.price_tier,

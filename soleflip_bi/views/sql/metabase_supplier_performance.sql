@@ -1,34 +1,46 @@
 -- One row per supplier (stock without one, and orders without a stock item, are the
 -- Unknown supplier): purchasing, sell-through, revenue and what is left unsold.
-with sales_per_item as (
-    select inventory_id, min(sale_date) as first_sale_date
-    from analytics.order_facts
-    where inventory_id is not null
-    group by inventory_id
-),
-purchasing as (
-    select s.supplier_id,
-           count(*)                                              as total_purchases,
-           sum(coalesce(s.purchase_price, 0) * s.quantity)       as total_spent,
-           round(avg(s.purchase_price), 2)                       as avg_purchase_price,
-           count(distinct s.product_id)                          as unique_products,
-           count(distinct s.brand_id)                            as unique_brands,
+-- Stock is counted per supplier, product and brand first, so that the distinct counts run
+-- over those cells instead of every stock item; how each item sold is the stored rollup
+-- analytics.stock_sales, and the sales are the cells of analytics.sales_by_product_month.
+with stock_cells as (
+    select s.supplier_id, s.product_id, s.brand_id,
+           count(*)                                              as purchases,
+           sum(coalesce(s.purchase_price, 0) * s.quantity)       as spent,
+           sum(s.purchase_price)                                 as purchase_sum,
+           count(s.purchase_price)                               as purchase_count,
            count(sp.inventory_id)                                as items_sold,
-           round(avg(sp.first_sale_date - s.purchase_date::date), 1) as avg_days_to_sell,
-           coalesce(sum(s.quantity) filter (where s.in_stock), 0) as unsold_units,
-           coalesce(sum(coalesce(s.purchase_price, 0) * s.quantity) filter (where s.in_stock), 0)
+           sum(sp.first_sale_date - s.purchase_date::date)       as days_to_sell_sum,
+           count(sp.first_sale_date - s.purchase_date::date)     as days_to_sell_count,
+           sum(s.quantity) filter (where s.in_stock)             as unsold_units,
+           sum(coalesce(s.purchase_price, 0) * s.quantity) filter (where s.in_stock)
                                                                  as unsold_value
     from analytics.stock_facts s
-    left join sales_per_item sp on sp.inventory_id = s.inventory_id
-    group by s.supplier_id
+    left join analytics.stock_sales sp on sp.inventory_id = s.inventory_id
+    group by s.supplier_id, s.product_id, s.brand_id
+),
+purchasing as (
+    select supplier_id,
+           sum(purchases)::bigint                                as total_purchases,
+           sum(spent)                                            as total_spent,
+           round(sum(purchase_sum) / nullif(sum(purchase_count), 0), 2) as avg_purchase_price,
+           count(distinct product_id)                            as unique_products,
+           count(distinct brand_id)                              as unique_brands,
+           sum(items_sold)::bigint                               as items_sold,
+           round(sum(days_to_sell_sum)::numeric / nullif(sum(days_to_sell_count), 0), 1)
+                                                                 as avg_days_to_sell,
+           coalesce(sum(unsold_units), 0)::bigint                as unsold_units,
+           coalesce(sum(unsold_value), 0)                        as unsold_value
+    from stock_cells
+    group by supplier_id
 ),
 selling as (
     select supplier_id,
-           sum(units)          as units_sold,
-           sum(revenue)        as total_revenue_generated,
-           sum(profit)         as total_profit,
-           round(avg(roi), 2)  as avg_roi
-    from analytics.order_facts
+           sum(units)::bigint                                    as units_sold,
+           sum(revenue)                                          as total_revenue_generated,
+           sum(profit)                                           as total_profit,
+           round(sum(roi_sum) / nullif(sum(roi_count), 0), 2)    as avg_roi
+    from analytics.sales_by_product_month
     group by supplier_id
 )
 select

@@ -1,15 +1,16 @@
--- Per supplier: items bought and sold, sell-through, revenue and profit of its sales.
+-- Per supplier: items bought and sold, sell-through, revenue and profit of its sales (how
+-- each item sold: analytics.stock_sales; the sales: analytics.sales_by_product_month).
 with purchasing as (
     select s.supplier_id,
-           count(*) as items_purchased,
-           count(*) filter (where exists (select from analytics.order_facts f
-                                          where f.inventory_id = s.inventory_id)) as items_sold
+           count(*)                as items_purchased,
+           count(sp.inventory_id)  as items_sold
     from analytics.stock_facts s
+    left join analytics.stock_sales sp on sp.inventory_id = s.inventory_id
     group by s.supplier_id
 ),
 selling as (
     select supplier_id, sum(revenue) as total_revenue, sum(profit) as total_profit
-    from analytics.order_facts
+    from analytics.sales_by_product_month
     group by supplier_id
 )
 select

@@ -1,0 +1,32 @@
+-- One row per stock item: what it is, where it came from, how it sold, how old it is
+-- (aging and stock category: reference.stock_aging, the cleaned layer).
+select
+    a.inventory_id,
+    a.product_id,
+    a.product_name,
+    a.sku,
+    a.brand_id,
+    a.brand_name,
+    a.category_name,
+    a.us_size,
+    a.eu_size,
+    a.condition,
+    a.color,
+    a.status,
+    a.in_stock,
+    a.location,
+    a.quantity,
+    a.supplier_id,
+    a.supplier_name,
+    a.purchase_price,
+    a.gross_purchase_price,
+    a.vat_amount,
+    a.purchase_date,
+    a.times_sold,
+    a.last_sold_date,
+    a.total_revenue,
+    a.total_profit,
+    a.days_in_stock,
+    a.stock_category,
+    a.current_inventory_value
+from reference.stock_aging a

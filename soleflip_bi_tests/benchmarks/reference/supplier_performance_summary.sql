@@ -1,0 +1,26 @@
+-- Per supplier: items bought and sold, sell-through, revenue and profit of its sales.
+with purchasing as (
+    select s.supplier_id,
+           count(*) as items_purchased,
+           count(*) filter (where exists (select from analytics.order_facts_live f
+                                          where f.inventory_id = s.inventory_id)) as items_sold
+    from analytics.stock_facts_live s
+    group by s.supplier_id
+),
+selling as (
+    select supplier_id, sum(revenue) as total_revenue, sum(profit) as total_profit
+    from analytics.order_facts_live
+    group by supplier_id
+)
+select
+    coalesce(pu.supplier_id, se.supplier_id)          as supplier_id,
+    coalesce(p.name, 'Unknown')                       as supplier_name,
+    coalesce(pu.items_purchased, 0)                   as items_purchased,
+    coalesce(pu.items_sold, 0)                        as items_sold,
+    round(100 * coalesce(pu.items_sold, 0)::numeric / nullif(pu.items_purchased, 0), 2)
+                                                      as sell_through_rate,
+    coalesce(se.total_revenue, 0)                     as total_revenue,
+    coalesce(se.total_profit, 0)                      as total_profit
+from purchasing pu
+full join selling se on se.supplier_id = pu.supplier_id
+left join supplier.profile p on p.id = coalesce(pu.supplier_id, se.supplier_id)
