@@ -46,6 +46,9 @@ from soleflip_bi.bookkeeping.baseline import (
 from soleflip_bi.bookkeeping.locks import FACTS_LOCK, holding
 from soleflip_bi.cleaned.recount import recount_all, recount_orders
 from soleflip_bi.cleaned.rollups import (
+    TOUCHED_FACTS,
+    create_facts_indexes,
+    drop_facts_indexes,
     maintain_rollups,
     rebuild_rollups,
     start_touched_facts,
@@ -123,8 +126,11 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
         changed = None if force else _affected(conn, baseline)
         if changed is None:
             stock = _rebuild(conn, "stock_facts")
+            drop_facts_indexes(conn)
             deleted, rows = _rebuild(conn, "order_facts")
+            create_facts_indexes(conn)
             rebuild_rollups(conn)
+            _rebuild(conn, "stock_with_sales")
             recount_all(conn)
             mode = FactsMode.REBUILD
         else:
@@ -143,7 +149,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
             deleted = conn.execute(
                 sql.SQL(
                     "with gone as (delete from analytics.order_facts where order_id = any(%s) "
-                    "returning *) insert into {} select * from gone"
+                    "returning *) insert into {} select *, -1 from gone"
                 ).format(touched),
                 (affected,),
             ).rowcount
@@ -151,11 +157,12 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
                 sql.SQL(
                     "with stored as (insert into analytics.order_facts "
                     "select * from analytics.order_facts_live where order_id = any(%s) "
-                    "returning *) insert into {} select * from stored"
+                    "returning *) insert into {} select *, 1 from stored"
                 ).format(touched),
                 (affected,),
             ).rowcount
             maintain_rollups(conn)
+            _maintain_stock_with_sales(conn, stock_ids)
             recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
@@ -172,6 +179,26 @@ def _rebuild(conn: psycopg.Connection, table: str) -> tuple[int, int]:
     rows = conn.execute(sql.SQL("insert into {} select * from {}").format(stored, live)).rowcount
     conn.execute(sql.SQL("analyze {}").format(stored))
     return int(removed), int(rows)
+
+
+def _maintain_stock_with_sales(conn: psycopg.Connection, stock_ids: list) -> None:
+    """Store again the stock items that changed or whose sales changed."""
+    conn.execute(
+        sql.SQL(
+            "create temporary table soleflip_touched_stock on commit drop as "
+            "select unnest(%s::uuid[]) as inventory_id union "
+            "select inventory_id from {} where inventory_id is not null"
+        ).format(sql.Identifier(TOUCHED_FACTS)),
+        (stock_ids,),
+    )
+    conn.execute(
+        "delete from analytics.stock_with_sales "
+        "where inventory_id in (select inventory_id from soleflip_touched_stock)"
+    )
+    conn.execute(
+        "insert into analytics.stock_with_sales select * from analytics.stock_with_sales_live "
+        "where inventory_id in (select inventory_id from soleflip_touched_stock)"
+    )
 
 
 def _affected(conn: psycopg.Connection, now: Baseline) -> tuple[list, list] | None:

@@ -17,6 +17,7 @@ from soleflip_bi.shared import settings
 # columns they are dropped and created again. The stock side (stock_checked, stock_facts,
 # stock_aging) has gold views on top, so its views only ever gain columns at the end.
 REPLACEABLE_VIEWS = (
+    "stock_with_sales_live",
     "stock_facts_live",
     "source_quality_issues",
     "order_facts_live",

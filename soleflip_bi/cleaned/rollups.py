@@ -6,9 +6,13 @@ A rollup is one query in ``cleaned/rollups/<name>.sql`` over a relation called `
 made from that query and holds one row per key.
 
 * facts rebuilt      -> every rollup is rebuilt from all the facts;
-* facts incremental  -> the facts rows removed and stored by this maintenance (old and new
-  versions of each touched order) name the keys whose cells may differ; only those cells
-  are deleted and aggregated again, from the facts of those keys (an index per key).
+* facts incremental  -> the facts rows this maintenance removed and stored (old and new
+  versions of each touched order) are kept in a temporary table. A cell one of whose
+  orders was removed or changed is aggregated again from the facts of its key (an index
+  per key); a cell that only gained orders takes the aggregate of the new orders merged
+  into it: sums and counts added, minimums and maximums compared (``Rollup.sums``,
+  ``lows``, ``highs``). New orders, the common case, cost what they are, not what their
+  cells already hold.
 
 So a view's refresh scans thousands of cells instead of a million orders, and keeping the
 cells current costs what changed. Each rollup equals its query over all facts after every
@@ -35,6 +39,9 @@ ORDER_FACTS = sql.Identifier(ANALYTICS_SCHEMA, "order_facts")
 class Rollup:
     name: str
     key: tuple[str, ...]
+    sums: tuple[str, ...]  # sums and counts: merged by adding
+    lows: tuple[str, ...] = ()  # minimums: merged by the smaller
+    highs: tuple[str, ...] = ()  # maximums, and names that follow the key: the larger
 
     @property
     def query(self) -> str:
@@ -55,13 +62,45 @@ class Rollup:
         return sql.SQL("with facts as ({}) {}").format(facts, sql.SQL(self.query))
 
 
+SALES = ("orders", "units", "revenue", "net_proceeds", "profit", "roi_sum", "roi_count")
 ROLLUPS: tuple[Rollup, ...] = (
-    Rollup("stock_sales", ("inventory_id",)),
-    Rollup("sales_by_day_platform", ("sale_date", "platform_id")),
     Rollup(
-        "sales_by_platform_city_month", ("platform_id", "sale_month", "country_key", "city_key")
+        "stock_sales",
+        ("inventory_id",),
+        sums=("times_sold", "total_revenue", "total_profit"),
+        lows=("first_sale_date",),
+        highs=("last_sold_date",),
     ),
-    Rollup("sales_by_product_month", ("product_id", "brand_id", "supplier_id", "sale_month")),
+    Rollup(
+        "sales_by_day_platform",
+        ("sale_date", "platform_id"),
+        sums=(*SALES, "fees", "shipping"),
+        highs=("platform_name", "platform_slug", "sale_month"),
+    ),
+    Rollup(
+        "sales_by_platform_city_month",
+        ("platform_id", "sale_month", "country_key", "city_key"),
+        sums=(*SALES, "fees", "shipping", "payouts", "payout_days_sum", "payout_days_count"),
+        lows=("min_revenue",),
+        highs=("max_revenue", "platform_name", "platform_slug"),
+    ),
+    Rollup(
+        "sales_by_product_supplier",
+        ("product_id", "brand_id", "supplier_id"),
+        sums=(
+            *("orders", "units", "revenue", "revenue_squared", "profit", "roi_sum", "roi_count"),
+            *("fees", "purchase_sum", "purchase_count"),
+        ),
+        lows=("min_revenue", "first_sale_date"),
+        highs=("max_revenue", "last_sale_date", "product_name", "sku", "category_name"),
+    ),
+    Rollup("sales_by_brand_month", ("brand_id", "sale_month"), sums=("orders",)),
+    Rollup(
+        "sales_by_city_product",
+        ("country_key", "city_key", "product_id", "brand_id"),
+        sums=("orders",),
+    ),
+    Rollup("sales_by_spelling", ("country_key", "city_key", "country", "city"), sums=("orders",)),
 )
 
 
@@ -84,15 +123,35 @@ def create_rollups(conn: psycopg.Connection) -> None:
                 rollup.table, rollup.over(everything)
             )
         )
-        columns = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
         conn.execute(
             sql.SQL("create unique index if not exists {} on {} ({})").format(
-                sql.Identifier(f"{rollup.name}_key"), rollup.table, columns
+                sql.Identifier(f"{rollup.name}_key"),
+                rollup.table,
+                sql.SQL(", ").join(map(sql.Identifier, rollup.key)),
             )
         )
+    create_facts_indexes(conn)
+
+
+def create_facts_indexes(conn: psycopg.Connection) -> None:
+    """The indexes on the order facts that find the facts of a few keys of each rollup."""
+    for rollup in ROLLUPS:
         conn.execute(
             sql.SQL("create index if not exists {} on {} ({})").format(
-                sql.Identifier(rollup.facts_index), ORDER_FACTS, columns
+                sql.Identifier(rollup.facts_index),
+                ORDER_FACTS,
+                sql.SQL(", ").join(map(sql.Identifier, rollup.key)),
+            )
+        )
+
+
+def drop_facts_indexes(conn: psycopg.Connection) -> None:
+    """Drop them before a rebuild of the facts: building an index once after the load is
+    several times faster than keeping it up to date row by row during the load."""
+    for rollup in ROLLUPS:
+        conn.execute(
+            sql.SQL("drop index if exists {}").format(
+                sql.Identifier(ANALYTICS_SCHEMA, rollup.facts_index)
             )
         )
 
@@ -107,32 +166,67 @@ def rebuild_rollups(conn: psycopg.Connection) -> None:
 
 
 def start_touched_facts(conn: psycopg.Connection) -> sql.Identifier:
-    """A temporary table, dropped at commit, for the facts rows a maintenance touches."""
+    """A temporary table, dropped at commit, for the facts rows a maintenance touches:
+    the facts columns and ``touch``, -1 for a row removed and 1 for a row stored."""
     conn.execute(
-        sql.SQL("create temporary table {} on commit drop as select * from {} with no data").format(
-            sql.Identifier(TOUCHED_FACTS), ORDER_FACTS
-        )
+        sql.SQL(
+            "create temporary table {} on commit drop as "
+            "select *, 0::smallint as touch from {} with no data"
+        ).format(sql.Identifier(TOUCHED_FACTS), ORDER_FACTS)
     )
     return sql.Identifier(TOUCHED_FACTS)
 
 
-def maintain_rollups(conn: psycopg.Connection) -> int:
-    """Aggregate again the cells of the keys the touched facts name; return the cells
-    replaced. Called after the facts were maintained incrementally, in that transaction."""
+def maintain_rollups(conn: psycopg.Connection) -> None:
+    """Bring every rollup in step with the touched facts (see the module docstring).
+    Called after the facts were maintained incrementally, in that transaction."""
     touched = sql.Identifier(TOUCHED_FACTS)
     conn.execute(sql.SQL("analyze {}").format(touched))
-    replaced = 0
     for rollup in ROLLUPS:
         key = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
-        keys = sql.SQL("select distinct {} from {}").format(key, touched)
-        conn.execute(sql.SQL("delete from {} where ({}) in ({})").format(rollup.table, key, keys))
-        facts_of_keys = sql.SQL("select * from {} where ({}) in ({})").format(
-            ORDER_FACTS, key, keys
+        removed = sql.SQL("select {} from {} where touch < 0").format(key, touched)
+        conn.execute(
+            sql.SQL("delete from {} where ({}) in ({})").format(rollup.table, key, removed)
         )
-        replaced += conn.execute(
-            sql.SQL("insert into {} {}").format(rollup.table, rollup.over(facts_of_keys))
-        ).rowcount
-    return replaced
+        facts_of_removed = sql.SQL("select * from {} where ({}) in ({})").format(
+            ORDER_FACTS, key, removed
+        )
+        conn.execute(
+            sql.SQL("insert into {} {}").format(rollup.table, rollup.over(facts_of_removed))
+        )
+        same_key = sql.SQL(" and ").join(
+            sql.SQL("r.{c} = t.{c}").format(c=sql.Identifier(c)) for c in rollup.key
+        )
+        only_added = sql.SQL(
+            "select * from {t} t where t.touch > 0 and not exists "
+            "(select from {t} r where r.touch < 0 and {same})"
+        ).format(t=touched, same=same_key)
+        conn.execute(
+            sql.SQL("insert into {} {} on conflict ({}) do update set {}").format(
+                rollup.table, rollup.over(only_added), key, _merge(rollup)
+            )
+        )
+
+
+def _merge(rollup: Rollup) -> sql.Composed:
+    """SET clauses that merge the aggregate of new orders (excluded) into a stored cell."""
+    table = sql.Identifier(rollup.name)
+    sets = []
+    for column in rollup.sums:  # a sum is NULL only when both sides are
+        sets.append(
+            sql.SQL(
+                "{c} = case when {t}.{c} is null and excluded.{c} is null then null "
+                "else coalesce({t}.{c}, 0) + coalesce(excluded.{c}, 0) end"
+            ).format(c=sql.Identifier(column), t=table)
+        )
+    for function, columns in (("least", rollup.lows), ("greatest", rollup.highs)):
+        for column in columns:  # least/greatest skip NULLs, as min/max do
+            sets.append(
+                sql.SQL("{c} = {f}({t}.{c}, excluded.{c})").format(
+                    c=sql.Identifier(column), f=sql.SQL(function), t=table
+                )
+            )
+    return sql.SQL(", ").join(sets)
 
 
 def _columns_match(conn: psycopg.Connection, rollup: Rollup) -> bool:

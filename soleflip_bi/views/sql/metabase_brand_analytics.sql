@@ -1,5 +1,6 @@
 -- One row per brand with at least one sale: performance, share and positioning, from the
--- stored cells per product, supplier and month (analytics.sales_by_product_month).
+-- stored cells per product and supplier (analytics.sales_by_product_supplier) and per
+-- brand and month (analytics.sales_by_brand_month).
 -- Thresholds for price positioning and volume tier: analytics.classification_threshold.
 with per_brand as (
     select c.brand_id,
@@ -14,8 +15,9 @@ with per_brand as (
            sum(c.profit)                      as total_profit,
            round(sum(c.roi_sum) / nullif(sum(c.roi_count), 0), 2) as avg_roi,
            count(distinct c.product_id)       as product_variety,
-           count(distinct c.sale_month)       as active_months
-    from analytics.sales_by_product_month c
+           (select count(*) from analytics.sales_by_brand_month m where m.brand_id = c.brand_id)
+                                              as active_months
+    from analytics.sales_by_product_supplier c
     group by c.brand_id
 ),
 thresholds as (

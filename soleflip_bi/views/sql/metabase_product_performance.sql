@@ -1,30 +1,8 @@
 -- One row per product with at least one sale (orders without a stock item: Unknown).
--- Aggregated from the stored cells per product, supplier and month
--- (analytics.sales_by_product_month), per product and supplier first; the price
--- volatility is the sample standard deviation from the sums.
-with per_supplier as (
-    select c.product_id, c.brand_id, c.supplier_id,
-           max(c.product_name)            as product_name,
-           max(c.sku)                     as sku,
-           max(c.category_name)           as category_name,
-           sum(c.orders)                  as orders,
-           sum(c.units)                   as units,
-           sum(c.revenue)                 as revenue,
-           sum(c.revenue_squared)         as revenue_squared,
-           min(c.min_revenue)             as min_revenue,
-           max(c.max_revenue)             as max_revenue,
-           sum(c.profit)                  as profit,
-           sum(c.roi_sum)                 as roi_sum,
-           sum(c.roi_count)               as roi_count,
-           sum(c.fees)                    as fees,
-           sum(c.purchase_sum)            as purchase_sum,
-           sum(c.purchase_count)          as purchase_count,
-           min(c.first_sale_date)         as first_sale_date,
-           max(c.last_sale_date)          as last_sale_date
-    from analytics.sales_by_product_month c
-    group by c.product_id, c.brand_id, c.supplier_id
-),
-product_dims as (
+-- Aggregated from the stored cells per product and supplier
+-- (analytics.sales_by_product_supplier); the price volatility is the sample standard
+-- deviation from the sums.
+with product_dims as (
     select p.id as product_id, b.name as brand_name, b.segment, b.price_tier,
            b.is_collaboration
     from catalog.product p
@@ -57,6 +35,6 @@ select
     min(s.first_sale_date)                              as first_sale_date,
     max(s.last_sale_date)                               as last_sale_date,
     max(s.last_sale_date) - min(s.first_sale_date)      as sales_duration_days
-from per_supplier s
+from analytics.sales_by_product_supplier s
 left join product_dims d on d.product_id = s.product_id
 group by s.product_id, s.brand_id

@@ -1,22 +1,22 @@
 -- One row per supplier (stock without one, and orders without a stock item, are the
 -- Unknown supplier): purchasing, sell-through, revenue and what is left unsold.
 -- Stock is counted per supplier, product and brand first, so that the distinct counts run
--- over those cells instead of every stock item; how each item sold is the stored rollup
--- analytics.stock_sales, and the sales are the cells of analytics.sales_by_product_month.
+-- over those cells instead of every stock item; how each item sold is stored with it
+-- (analytics.stock_with_sales), and the sales are the cells of
+-- analytics.sales_by_product_supplier.
 with stock_cells as (
     select s.supplier_id, s.product_id, s.brand_id,
            count(*)                                              as purchases,
            sum(coalesce(s.purchase_price, 0) * s.quantity)       as spent,
            sum(s.purchase_price)                                 as purchase_sum,
            count(s.purchase_price)                               as purchase_count,
-           count(sp.inventory_id)                                as items_sold,
-           sum(sp.first_sale_date - s.purchase_date::date)       as days_to_sell_sum,
-           count(sp.first_sale_date - s.purchase_date::date)     as days_to_sell_count,
+           count(*) filter (where s.times_sold > 0)              as items_sold,
+           sum(s.first_sale_date - s.purchase_date::date)        as days_to_sell_sum,
+           count(s.first_sale_date - s.purchase_date::date)      as days_to_sell_count,
            sum(s.quantity) filter (where s.in_stock)             as unsold_units,
            sum(coalesce(s.purchase_price, 0) * s.quantity) filter (where s.in_stock)
                                                                  as unsold_value
-    from analytics.stock_facts s
-    left join analytics.stock_sales sp on sp.inventory_id = s.inventory_id
+    from analytics.stock_with_sales s
     group by s.supplier_id, s.product_id, s.brand_id
 ),
 purchasing as (
@@ -40,7 +40,7 @@ selling as (
            sum(revenue)                                          as total_revenue_generated,
            sum(profit)                                           as total_profit,
            round(sum(roi_sum) / nullif(sum(roi_count), 0), 2)    as avg_roi
-    from analytics.sales_by_product_month
+    from analytics.sales_by_product_supplier
     group by supplier_id
 )
 select

@@ -1,16 +1,15 @@
 -- Per supplier: items bought and sold, sell-through, revenue and profit of its sales (how
--- each item sold: analytics.stock_sales; the sales: analytics.sales_by_product_month).
+-- each item sold: analytics.stock_with_sales; the sales: analytics.sales_by_product_supplier).
 with purchasing as (
     select s.supplier_id,
            count(*)                as items_purchased,
-           count(sp.inventory_id)  as items_sold
-    from analytics.stock_facts s
-    left join analytics.stock_sales sp on sp.inventory_id = s.inventory_id
+           count(*) filter (where s.times_sold > 0) as items_sold
+    from analytics.stock_with_sales s
     group by s.supplier_id
 ),
 selling as (
     select supplier_id, sum(revenue) as total_revenue, sum(profit) as total_profit
-    from analytics.sales_by_product_month
+    from analytics.sales_by_product_supplier
     group by supplier_id
 )
 select

@@ -1,6 +1,6 @@
--- Per product, brand, supplier and sale month: the cells product performance, brand
--- analytics and the supplier views aggregate (sums of squares for the price spread).
-select product_id, brand_id, supplier_id, sale_month,
+-- Per product, brand and supplier: the cells product performance, brand analytics and the
+-- supplier views aggregate (sums of squares for the price spread).
+select product_id, brand_id, supplier_id,
        max(product_name)             as product_name,
        max(sku)                      as sku,
        max(category_name)            as category_name,
@@ -19,4 +19,4 @@ select product_id, brand_id, supplier_id, sale_month,
        min(sale_date)                as first_sale_date,
        max(sale_date)                as last_sale_date
 from facts
-group by product_id, brand_id, supplier_id, sale_month
+group by product_id, brand_id, supplier_id
