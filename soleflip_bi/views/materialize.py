@@ -263,8 +263,9 @@ def _index_ddl(index: Index, relation: str, index_name: str) -> sql.Composed:
     order = sql.SQL(" desc") if index.descending else sql.SQL("")
     columns = sql.SQL(", ").join(sql.Identifier(c) + order for c in index.columns)
     unique = sql.SQL("unique ") if index.unique else sql.SQL("")
-    return sql.SQL("create {}index {} on {} ({})").format(
-        unique, sql.Identifier(index_name), qualified(relation), columns
+    where = sql.SQL(" where {}").format(sql.SQL(index.where)) if index.where else sql.SQL("")
+    return sql.SQL("create {}index {} on {} ({}){}").format(
+        unique, sql.Identifier(index_name), qualified(relation), columns, where
     )
 
 

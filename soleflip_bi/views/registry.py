@@ -34,6 +34,8 @@ class Index:
     columns: tuple[str, ...]
     descending: bool = False
     unique: bool = False
+    # A partial index: only the rows the cards using it read (an SQL condition).
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,7 @@ class ViewSpec:
         """Hash of the SQL and the indexes: the asset's code version and the stored marker."""
         digest = hashlib.sha256(self.sql.encode())
         for index in self.indexes:
-            digest.update(
-                repr((index.name, index.columns, index.descending, index.unique)).encode()
-            )
+            digest.update(repr(index).encode())
         return digest.hexdigest()[:16]
 
 
@@ -120,15 +120,18 @@ VIEWS: tuple[ViewSpec, ...] = (
             _grain_index("idx_inv_status_id", ("inventory_id",)),
             # Only the indexes its card uses: stock on hand, oldest first, as the inventory
             # dashboard lists it, and the same within one stock category (its filter).
+            # Partial: a quarter of the items are on hand, so a quarter of the build.
             Index(
                 "idx_inv_status_aging",
-                ("in_stock", "days_in_stock", "inventory_id"),
+                ("days_in_stock", "inventory_id"),
                 descending=True,
+                where="in_stock",
             ),
             Index(
                 "idx_inv_status_category_aging",
-                ("in_stock", "stock_category", "days_in_stock", "inventory_id"),
+                ("stock_category", "days_in_stock", "inventory_id"),
                 descending=True,
+                where="in_stock",
             ),
         ),
         revenue_column=None,  # revenue per stock item: orders without one are not here
