@@ -19,7 +19,7 @@ import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
-from soleflip_bi.cli.views import refresh_everything
+from soleflip_bi.cli.dagster_runs import refresh_everything
 from soleflip_bi.shared import settings
 from soleflip_bi_tests.support.orders import add_sale_orders, orders_in_view
 from soleflip_bi_tests.support.processes import start_group, stop_group

@@ -171,6 +171,23 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
     )
 
 
+def facts_current(conn: psycopg.Connection) -> bool:
+    """Whether a maintenance would find nothing to do: no source changed since the last
+    one, no order came due, same definitions (read-only, for callers deciding whether to
+    start a refresh at all)."""
+    if (
+        not _row_log_installed(conn)
+        or not conn.execute("select to_regclass('soleflip_bi.refresh_log') is not null").fetchone()[
+            0
+        ]
+    ):
+        return False
+    baseline = current_baseline(conn)
+    if not unchanged_since_last_refresh(conn, FACTS_NAME, baseline.cleaned_hash or "", baseline):
+        return False
+    return not conn.execute(MATURED_PENDING, {"facts": FACTS_NAME}).fetchone()[0]
+
+
 def _rebuild(conn: psycopg.Connection, table: str) -> tuple[int, int]:
     """Replace a stored facts table by its live view; return (rows removed, rows stored)."""
     stored, live = sql.Identifier("analytics", table), sql.Identifier("analytics", table + "_live")
@@ -234,7 +251,7 @@ def _affected(conn: psycopg.Connection, now: Baseline) -> tuple[list, list] | No
 
 # Orders whose sale date came within a day of now since the last look: the previous
 # MATURED mark, else the start of the last maintenance (which judged them by its now()).
-MATURED_ORDERS = """
+MATURED_SINCE = """
 with since as (
     select coalesce(
         (select max(changed_at) from soleflip_bi.source_change
@@ -242,7 +259,10 @@ with since as (
         (select max(started_at) from soleflip_bi.refresh_log
          where view_name = %(facts)s and mode <> 'skipped'),
         now()) as at
-),
+)"""
+MATURED_ORDERS = (
+    MATURED_SINCE
+    + """,
 due as (
     insert into soleflip_bi.changed_row (source, row_id)
     select 'orders', o.id from sales."order" o, since
@@ -252,6 +272,15 @@ due as (
 insert into soleflip_bi.source_change (source, operation, changed_at)
 select 'orders', 'MATURED', now() where exists (select from due)
 """
+)
+MATURED_PENDING = (
+    MATURED_SINCE
+    + """
+select exists (select from sales."order" o, since
+               where o.sold_at > since.at + interval '1 day'
+                 and o.sold_at <= now() + interval '1 day')
+"""
+)
 
 
 DUE_SINCE_MARK = """

@@ -132,15 +132,21 @@ def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:
     Every view refresh calls this, so a view can be refreshed on a fresh database and a
     changed time zone setting takes effect without a separate step.
     """
-    stored = _stored_settings(conn)
+    current = cleaned_layer_current(conn)
     conn.commit()
-    if (
-        stored.get("cleaned_layer_hash") == cleaned_layer_hash()
-        and stored.get("timezone") == settings.shop_timezone()
-    ):
+    if current:
         return False
     apply_cleaned_layer(conn)
     return True
+
+
+def cleaned_layer_current(conn: psycopg.Connection) -> bool:
+    """Whether the database holds this code's cleaned layer, for the configured time zone."""
+    stored = _stored_settings(conn)
+    return (
+        stored.get("cleaned_layer_hash") == cleaned_layer_hash()
+        and stored.get("timezone") == settings.shop_timezone()
+    )
 
 
 def _stored_settings(conn: psycopg.Connection) -> dict[str, str]:

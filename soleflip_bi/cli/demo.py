@@ -7,8 +7,7 @@ import os
 import sys
 
 from soleflip_bi.cli.db import run_load_demo
-from soleflip_bi.cli.views import refresh_everything
-from soleflip_bi.instance import prepare_dagster_environment
+from soleflip_bi.cli.lazy import dagster_side
 from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import DEFAULT_ORDERS, DEFAULT_SEED
 
@@ -25,10 +24,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    env = prepare_dagster_environment()
+    runs = dagster_side()
+    env = runs.dagster_environment()
     load = argparse.Namespace(orders=args.orders, seed=args.seed, force=False, if_empty=True)
     run_load_demo(load)
-    refresh_everything()
+    runs.refresh_everything()
     if args.no_ui:
         return 0
     print(f"Dagster UI: http://localhost:{args.port}  (Ctrl-C stops webserver and daemon)")

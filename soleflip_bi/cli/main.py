@@ -16,7 +16,7 @@ from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.sources.demo import DemoLoadRefused
-from soleflip_bi.views.runs import RefreshFailed
+from soleflip_bi.views.errors import RefreshFailed
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,

@@ -1,21 +1,18 @@
-"""``soleflip-bi views``: status, refresh (as recorded Dagster runs) and drop."""
+"""``soleflip-bi views``: status, refresh (as recorded Dagster runs) and drop.
+
+A refresh that would find nothing to do (``views/materialize.nothing_to_refresh``) says
+so and starts no run: the views and their checks are as the last run left them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 
-import dagster as dg
-
-from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
+from soleflip_bi.cli.lazy import dagster_side
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
-from soleflip_bi.definitions import defs
-from soleflip_bi.instance import prepare_dagster_environment
-from soleflip_bi.sources.observe import observe_all
-from soleflip_bi.views.materialize import drop_view
+from soleflip_bi.views.materialize import drop_view, nothing_to_refresh
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec, get_view, views_in_tier
-from soleflip_bi.views.runs import RefreshFailed, refresh_views
 from soleflip_bi.views.status import view_status
 
 
@@ -33,6 +30,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     target.add_argument("name", nargs="?", help="one registered view")
     target.add_argument("--tier", choices=[t.value for t in Tier])
     target.add_argument("--all", action="store_true")
+    refresh.add_argument(
+        "--always-run", action="store_true", help="start a Dagster run even when nothing changed"
+    )
     refresh.set_defaults(run=run_refresh)
 
     drop = sub.add_parser("drop", help="drop one registered view")
@@ -67,47 +67,19 @@ def selected_views(args: argparse.Namespace) -> list[ViewSpec]:
 
 def run_refresh(args: argparse.Namespace) -> int:
     specs = selected_views(args)
-    result = refresh_in_dagster(specs)
-    for spec in specs:
-        events = result.asset_materializations_for_node("refresh_" + spec.name)
-        for event in events:
-            meta = event.metadata
+    if not args.always_run:
+        check_reachable(resolve_database_url())  # one sentence, and no run, if it is not
+        with connect() as conn:
+            current = nothing_to_refresh(conn, specs)
+        if current is not None:
+            for result in current:
+                print(f"{result.view:<32} {'current':<10} {result.row_count:>9,} rows")
             print(
-                f"{spec.name:<32} {meta['refresh_mode'].value:<10} "
-                f"{meta['dagster/row_count'].value:>9,} rows "
-                f"{meta['duration_seconds'].value:7.2f} s"
+                f"nothing changed since the last refresh of these {len(specs)} view(s): "
+                "no Dagster run started (--always-run starts one anyway)"
             )
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    for evaluation in failed:
-        print(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
-    print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'failed'}")
-    return 0 if result.success else 1
-
-
-def refresh_in_dagster(
-    specs: list[ViewSpec], also: dg.AssetSelection | None = None
-) -> dg.ExecuteInProcessResult:
-    check_reachable(resolve_database_url())  # one sentence, and no run, if it is not
-    prepare_dagster_environment()
-    logging.getLogger("dagster").setLevel(logging.WARNING)
-    with dg.DagsterInstance.get() as instance:
-        result = refresh_views(defs, specs, instance, also=also)
-    if not result.success:
-        raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
-    return result
-
-
-def refresh_everything() -> None:
-    """Build everything the graph holds (used by `soleflip-bi demo`): observe every source
-    table, then in one run the cleaned layer, all views and the dashboards (exported
-    without a Metabase), so that nothing in the UI is "never materialized"."""
-    prepare_dagster_environment()
-    with dg.DagsterInstance.get() as instance, connect() as conn:
-        for observation in observe_all(conn):  # first: the build then reads these versions
-            instance.report_runless_asset_event(observation)
-    dashboards = dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY)
-    result = refresh_in_dagster(list(VIEWS), also=dashboards)
-    print(f"all {len(VIEWS)} views and the dashboards built (Dagster run {result.run_id})")
+            return 0
+    return dagster_side().run_refresh(specs)
 
 
 def run_drop(args: argparse.Namespace) -> int:

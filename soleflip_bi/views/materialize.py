@@ -30,7 +30,8 @@ from soleflip_bi.bookkeeping.baseline import (
     unchanged_since_last_refresh,
 )
 from soleflip_bi.bookkeeping.locks import holding, lock_key, reading_facts
-from soleflip_bi.cleaned.facts import FACTS_NAME
+from soleflip_bi.cleaned.facts import FACTS_NAME, facts_current
+from soleflip_bi.cleaned.layer import cleaned_layer_current
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.registry import Index, ViewSpec
@@ -148,6 +149,29 @@ def materialize_view(
         columns=view_columns(conn, spec.name),
         inspection=inspection,
     )
+
+
+def nothing_to_refresh(
+    conn: psycopg.Connection, specs: list[ViewSpec]
+) -> list[RefreshResult] | None:
+    """The last refresh of each view when a refresh of all of them now would do no work
+    at all (same definitions, no source changed, same day), else None. Read-only: a
+    caller can answer "up to date" without starting a run."""
+    try:
+        if not cleaned_layer_current(conn) or not facts_current(conn):
+            return None
+        baseline = current_baseline(conn, last_snapshot(conn, FACTS_NAME))
+        results = []
+        for spec in specs:
+            mode = choose_mode(spec, read_state(conn, spec.name))
+            if mode not in (RefreshMode.CONCURRENT, RefreshMode.SWAP):
+                return None
+            if not unchanged_since_last_refresh(conn, spec.name, spec.definition_hash, baseline):
+                return None
+            results.append(_skipped(conn, spec, 0.0))
+        return results
+    finally:
+        conn.rollback()
 
 
 def drop_view(conn: psycopg.Connection, spec: ViewSpec) -> bool:

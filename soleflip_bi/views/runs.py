@@ -11,10 +11,6 @@ from soleflip_bi.views.registry import ViewSpec
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-class RefreshFailed(RuntimeError):
-    """A refresh run did not succeed (its run id tells where to look)."""
-
-
 def refresh_views(
     defs: dg.Definitions,
     specs: list[ViewSpec],

@@ -6,6 +6,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -16,8 +17,14 @@ from soleflip_bi.dashboards.render import render_card
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.views.materialize import drop_view, materialize_view, qualified
+from soleflip_bi.views.materialize import RefreshResult, drop_view, materialize_view
 from soleflip_bi.views.registry import VIEWS, views_refreshed_on
+from soleflip_bi_tests.benchmarks.reference import (
+    create_reference,
+    differences,
+    reference_sql,
+    refresh_reference,
+)
 
 NEW_ORDERS = 1000
 # What an order insert fires: the statement log (sensors) and the row-id log (facts).
@@ -36,15 +43,19 @@ from generate_series(1, %(n)s) as n
 @dataclass
 class ViewFigures:
     create: float = 0.0
-    plain: float = 0.0
-    concurrent_unchanged: float = 0.0
     project_unchanged: float = 0.0
     project_unchanged_mode: str = ""
-    concurrent_after_orders: float = 0.0
     project_after_orders: float = 0.0
     project_after_orders_mode: str = ""
+    rollover: float = 0.0
+    rollover_mode: str = ""
+    reference_create: float = 0.0
+    reference_plain: float = 0.0
+    reference_concurrent: float = 0.0
+    differences: int = 0  # rows in which the project's view and the reference's differ
     size_bytes: int = 0
     rows: int = 0
+    explain: tuple[float, int, float, int] | None = None  # project ms, buffers; reference
 
 
 @dataclass
@@ -53,11 +64,16 @@ class SizeFigures:
     load_seconds: float = 0.0
     facts_rebuild: float = 0.0
     facts_after_orders: float = 0.0
+    facts_rollover: float = 0.0
     views: dict[str, ViewFigures] = field(default_factory=dict)
     cards: dict[str, tuple[float, float]] = field(default_factory=dict)
     orders_sensor_pg_seconds: float = 0.0
     end_to_end: list[float] = field(default_factory=list)
     write_cost_us: float | None = None
+    cli_no_change_wall: list[float] = field(default_factory=list)
+    temp_bytes: int = 0
+    temp_files: int = 0
+    peak_backend_kib: int = 0
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -66,51 +82,98 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def refresh_statement(conn: psycopg.Connection, name: str, concurrently: bool) -> float:
-    keyword = sql.SQL("concurrently ") if concurrently else sql.SQL("")
-    statement = sql.SQL("refresh materialized view {}{}").format(keyword, qualified(name))
+def add_orders(conn: psycopg.Connection) -> None:
+    stock = conn.execute("select count(*) from inventory.stock").fetchone()[0]
+    with conn.transaction():
+        conn.execute(INSERT_ORDERS, {"n": NEW_ORDERS, "stock": stock})
 
-    def run() -> None:
-        with conn.transaction():
-            apply_refresh_settings(conn)
-            conn.execute(statement)
 
-    return timed(run)
+def project_refresh(conn: psycopg.Connection, figures: SizeFigures) -> dict[str, RefreshResult]:
+    """What a refresh run does in PostgreSQL: the facts, then every view."""
+    figures.facts_after_orders = timed(lambda: refresh_order_facts(conn))
+    return {spec.name: materialize_view(conn, spec) for spec in VIEWS}
 
 
 def measure_views(conn: psycopg.Connection, figures: SizeFigures) -> None:
+    """The project against the reference (``reference/``), on the same data in one run.
+
+    After +1,000 orders, the project refreshes (facts, then every view) and the reference
+    is refreshed plainly; after another 1,000, the project again and the reference
+    concurrently. The project's figure is the mean of its two refreshes. Then the day
+    rolls over (the last refreshes are dated a day back), which rebuilds every view whose
+    rows age.
+    """
     figures.facts_rebuild = timed(lambda: refresh_order_facts(conn, force=True))
     for spec in VIEWS:
         drop_view(conn, spec)
         view = figures.views[spec.name] = ViewFigures()
         view.create = materialize_view(conn, spec).seconds
-        view.plain = refresh_statement(conn, spec.name, concurrently=False)
-        view.concurrent_unchanged = refresh_statement(conn, spec.name, concurrently=True)
         result = materialize_view(conn, spec)
         view.project_unchanged, view.project_unchanged_mode = result.seconds, result.mode.value
-        view.rows = result.row_count
-        view.size_bytes = result.size_bytes
+    for name, seconds in create_reference(conn).items():
+        figures.views[name].reference_create = seconds
+    sensor_views = {v.name for v in views_refreshed_on(Source.ORDERS)}
 
-    stock = conn.execute("select count(*) from inventory.stock").fetchone()[0]
-    with conn.transaction():
-        conn.execute(INSERT_ORDERS, {"n": NEW_ORDERS, "stock": stock})
-    figures.facts_after_orders = timed(lambda: refresh_order_facts(conn))
+    add_orders(conn)
+    first = project_refresh(conn, figures)
+    first_facts = figures.facts_after_orders
+    figures.orders_sensor_pg_seconds = first_facts + sum(
+        first[name].seconds for name in sensor_views
+    )
+    for spec in VIEWS:
+        figures.views[spec.name].reference_plain = refresh_reference(conn, spec, False)
+
+    add_orders(conn)
+    second = project_refresh(conn, figures)
+    figures.facts_after_orders = (first_facts + figures.facts_after_orders) / 2
     for spec in VIEWS:
         view = figures.views[spec.name]
-        view.concurrent_after_orders = refresh_statement(conn, spec.name, concurrently=True)
-    # What the project does after the same 1,000 orders (facts rebuilt once, above).
-    with conn.transaction():
-        conn.execute(INSERT_ORDERS, {"n": NEW_ORDERS, "stock": stock})
-    sensor_views = {v.name for v in views_refreshed_on(Source.ORDERS)}
-    facts = timed(lambda: refresh_order_facts(conn))
-    figures.orders_sensor_pg_seconds = facts
+        view.reference_concurrent = refresh_reference(conn, spec, True)
+        view.project_after_orders = (first[spec.name].seconds + second[spec.name].seconds) / 2
+        view.project_after_orders_mode = second[spec.name].mode.value
+        view.rows, view.size_bytes = second[spec.name].row_count, second[spec.name].size_bytes
+        view.differences = differences(conn, spec)
+        view.explain = (*_explain(conn, spec.sql), *_explain(conn, reference_sql(spec.name)))
+
+    conn.execute(
+        "update soleflip_bi.refresh_log set started_at = started_at - interval '1 day', "
+        "finished_at = finished_at - interval '1 day'"
+    )
+    conn.commit()
+    figures.facts_rollover = timed(lambda: refresh_order_facts(conn))
     for spec in VIEWS:
         result = materialize_view(conn, spec)
         view = figures.views[spec.name]
-        view.project_after_orders = result.seconds
-        view.project_after_orders_mode = result.mode.value
-        if spec.name in sensor_views:
-            figures.orders_sensor_pg_seconds += result.seconds
+        view.rollover, view.rollover_mode = result.seconds, result.mode.value
+
+
+def _explain(conn: psycopg.Connection, query: str) -> tuple[float, int]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a view's query: execution ms and buffers touched."""
+    with conn.transaction():
+        apply_refresh_settings(conn)
+        plan = conn.execute(
+            sql.SQL("explain (analyze, buffers, format json) {}").format(
+                sql.SQL(query.strip().rstrip(";"))
+            )
+        ).fetchone()[0][0]
+    top = plan["Plan"]
+    buffers = sum(top.get(f"Shared {kind} Blocks", 0) for kind in ("Hit", "Read"))
+    return float(plan["Execution Time"]), int(buffers)
+
+
+def resource_use(conn: psycopg.Connection) -> tuple[int, int, int]:
+    """Temporary files and bytes PostgreSQL wrote for this database so far, and the peak
+    resident memory (KiB) of this connection's backend process."""
+    files, written, pid = conn.execute(
+        "select temp_files, temp_bytes, pg_backend_pid() from pg_stat_database "
+        "where datname = current_database()"
+    ).fetchone()
+    conn.commit()
+    peak = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1])
+    return int(files), int(written), peak
 
 
 def measure_cards(conn: psycopg.Connection, figures: SizeFigures, samples: int) -> None:

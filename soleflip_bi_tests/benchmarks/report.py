@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 from pathlib import Path
 
 from soleflip_bi.views.registry import VIEWS
-from soleflip_bi_tests.benchmarks.end_to_end import p50
+from soleflip_bi_tests.benchmarks.end_to_end import p50, percentile
 from soleflip_bi_tests.benchmarks.measure import SizeFigures
 
 TUNING_NOTES = """## What was tuned, and why (EXPLAIN ANALYZE at 1M orders)
@@ -66,48 +67,51 @@ def _s(value: float) -> str:
     return f"{value:.2f}"
 
 
+def project_total(fig: SizeFigures) -> float:
+    return fig.facts_after_orders + sum(v.project_after_orders for v in fig.views.values())
+
+
+def rollover_total(fig: SizeFigures) -> float:
+    return fig.facts_rollover + sum(v.rollover for v in fig.views.values())
+
+
 def view_table(fig: SizeFigures, new_orders: int) -> str:
     lines = [
-        f"| view | create s | plain s | concurrent s (no change) | project s (no change) "
-        f"| concurrent s (+{new_orders:,} orders) | project s (+{new_orders:,} orders) "
-        f"| rows | size MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| view | create s | project s (+{new_orders:,} orders) | reference plain s "
+        "| reference concurrent s | plain / project | project s (day rolled over) "
+        "| EXPLAIN project ms / buffers | EXPLAIN reference ms / buffers | rows | size MB "
+        "| rows differing from reference |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    totals = [0.0] * 6
     for spec in VIEWS:
         v = fig.views[spec.name]
-        values = [
-            v.create,
-            v.plain,
-            v.concurrent_unchanged,
-            v.project_unchanged,
-            v.concurrent_after_orders,
-            v.project_after_orders,
-        ]
-        totals = [t + x for t, x in zip(totals, values, strict=True)]
+        mine_ms, mine_buffers, ref_ms, ref_buffers = v.explain or (0.0, 0, 0.0, 0)
         lines.append(
-            f"| {spec.name} | {_s(v.create)} | {_s(v.plain)} | {_s(v.concurrent_unchanged)} "
-            f"| {_s(v.project_unchanged)} ({v.project_unchanged_mode}) "
-            f"| {_s(v.concurrent_after_orders)} "
+            f"| {spec.name} | {_s(v.create)} "
             f"| {_s(v.project_after_orders)} ({v.project_after_orders_mode}) "
-            f"| {v.rows:,} | {v.size_bytes / 1e6:.1f} |"
+            f"| {_s(v.reference_plain)} | {_s(v.reference_concurrent)} "
+            f"| {_ratio(v.reference_plain, v.project_after_orders)} "
+            f"| {_s(v.rollover)} ({v.rollover_mode}) "
+            f"| {mine_ms:,.0f} / {mine_buffers:,} | {ref_ms:,.0f} / {ref_buffers:,} "
+            f"| {v.rows:,} | {v.size_bytes / 1e6:.1f} | {v.differences} |"
         )
     lines.append(
-        f"| stored order facts | {_s(fig.facts_rebuild)} | | | 0.00 (skipped) "
-        f"| | {_s(fig.facts_after_orders)} | | |"
+        f"| stored facts and rollups | {_s(fig.facts_rebuild)} | {_s(fig.facts_after_orders)} "
+        f"| | | | {_s(fig.facts_rollover)} | | | | | |"
     )
-    grand = [
-        totals[0] + fig.facts_rebuild,
-        totals[1] + fig.facts_rebuild,
-        totals[2] + fig.facts_rebuild,
-        totals[3],
-        totals[4] + fig.facts_after_orders,
-        totals[5] + fig.facts_after_orders,
-    ]
+    plain = sum(v.reference_plain for v in fig.views.values())
+    concurrent = sum(v.reference_concurrent for v in fig.views.values())
     lines.append(
-        "| **total (with facts)** | " + " | ".join(f"**{_s(t)}**" for t in grand) + " | | |"
+        f"| **total** | **{_s(fig.facts_rebuild + sum(v.create for v in fig.views.values()))}** "
+        f"| **{_s(project_total(fig))}** | **{_s(plain)}** | **{_s(concurrent)}** "
+        f"| **{_ratio(plain, project_total(fig))}** | **{_s(rollover_total(fig))}** "
+        "| | | | | |"
     )
     return "\n".join(lines)
+
+
+def _ratio(reference: float, project: float) -> str:
+    return f"{reference / project:.1f}x" if project > 0 else "n/a"
 
 
 def card_table(fig: SizeFigures) -> str:
@@ -121,22 +125,32 @@ def card_table(fig: SizeFigures) -> str:
 
 def summary_table(results: list[SizeFigures]) -> str:
     lines = [
-        "| orders | load s | all views, project's mode s | all views concurrent s "
-        "| orders-sensor views after +1,000 orders, PG s | no-change tick, PG s "
-        "| worst card p95 ms | order -> view p50 s | change capture cost per write µs |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| orders | load s | all views after +1,000 orders, project PG s "
+        "| same, reference plain s | same, reference concurrent s "
+        "| orders-sensor views, project PG s | day rollover of metabase_inventory_status s "
+        "| no-change refresh, PG s | `views refresh --all` with no change, wall s "
+        "| worst card p95 ms | order -> view p50 / p95 s | change capture per write µs "
+        "| temp files MB | peak backend MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for fig in results:
-        project = fig.facts_after_orders + sum(v.project_after_orders for v in fig.views.values())
-        concurrent = fig.facts_rebuild + sum(v.concurrent_unchanged for v in fig.views.values())
+        plain = sum(v.reference_plain for v in fig.views.values())
+        concurrent = sum(v.reference_concurrent for v in fig.views.values())
         idle = sum(v.project_unchanged for v in fig.views.values())
         worst = max(p95 for _, p95 in fig.cards.values())
         latency = p50(fig.end_to_end)
+        latency_text = (
+            "n/a" if latency is None else f"{latency:.1f} / {percentile(fig.end_to_end, 95):.1f}"
+        )
+        cli = statistics.median(fig.cli_no_change_wall) if fig.cli_no_change_wall else None
+        rollover = fig.views["metabase_inventory_status"].rollover
         lines.append(
-            f"| {fig.orders:,} | {fig.load_seconds:.1f} | {project:.2f} | {concurrent:.2f} "
-            f"| {fig.orders_sensor_pg_seconds:.2f} | {idle:.3f} | {worst:.1f} "
-            f"| {'n/a' if latency is None else f'{latency:.1f}'} "
-            f"| {'n/a' if fig.write_cost_us is None else f'{fig.write_cost_us:.0f}'} |"
+            f"| {fig.orders:,} | {fig.load_seconds:.1f} | {project_total(fig):.2f} "
+            f"| {plain:.2f} | {concurrent:.2f} | {fig.orders_sensor_pg_seconds:.2f} "
+            f"| {rollover:.2f} | {idle:.3f} | {'n/a' if cli is None else f'{cli:.2f}'} "
+            f"| {worst:.1f} | {latency_text} "
+            f"| {'n/a' if fig.write_cost_us is None else f'{fig.write_cost_us:.0f}'} "
+            f"| {fig.temp_bytes / 1e6:.0f} | {fig.peak_backend_kib / 1024:.0f} |"
         )
     return "\n".join(lines)
 
@@ -150,17 +164,16 @@ def chart(results: list[SizeFigures], path: Path) -> None:
     orders = [f.orders for f in results]
     fig, ax = plt.subplots(figsize=(8, 5))
     series = {
-        "all views, plain": [
-            f.facts_rebuild + sum(v.plain for v in f.views.values()) for f in results
+        "all views, reference plain (+1,000 orders)": [
+            sum(v.reference_plain for v in f.views.values()) for f in results
         ],
-        "all views, concurrent": [
-            f.facts_rebuild + sum(v.concurrent_unchanged for v in f.views.values()) for f in results
+        "all views, reference concurrent (+1,000 orders)": [
+            sum(v.reference_concurrent for v in f.views.values()) for f in results
         ],
-        "all views, project (+1,000 orders)": [
-            f.facts_after_orders + sum(v.project_after_orders for v in f.views.values())
-            for f in results
+        "all views, project (+1,000 orders)": [project_total(f) for f in results],
+        "orders-sensor views, project (+1,000 orders)": [
+            f.orders_sensor_pg_seconds for f in results
         ],
-        "orders-sensor views (+1,000 orders)": [f.orders_sensor_pg_seconds for f in results],
     }
     for label, values in series.items():
         ax.plot(orders, values, marker="o", label=label)

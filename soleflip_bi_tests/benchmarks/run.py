@@ -24,13 +24,14 @@ from soleflip_bi.database.embedded import SERVER_SETTINGS, default_server
 from soleflip_bi.database.tuning import REFRESH_SETTINGS
 from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import load_demo
-from soleflip_bi_tests.benchmarks.end_to_end import order_to_view_latencies
+from soleflip_bi_tests.benchmarks.end_to_end import cli_no_change_walls, order_to_view_latencies
 from soleflip_bi_tests.benchmarks.measure import (
     NEW_ORDERS,
     SizeFigures,
     measure_cards,
     measure_views,
     measure_write_cost,
+    resource_use,
     timed,
 )
 from soleflip_bi_tests.benchmarks.report import write_report
@@ -50,11 +51,17 @@ def bench_size(orders: int, seed: int, card_samples: int, latency_samples: int) 
             install_change_capture(conn)
             record_reload(conn)
             apply_cleaned_layer(conn)
+            conn.commit()
             print(f"[{orders:,}] loaded in {figures.load_seconds:.1f} s", flush=True)
+            files, written, _ = resource_use(conn)
             measure_views(conn, figures)
+            files_after, written_after, figures.peak_backend_kib = resource_use(conn)
+            figures.temp_files, figures.temp_bytes = files_after - files, written_after - written
             print(f"[{orders:,}] views measured", flush=True)
             measure_cards(conn, figures, card_samples)
             measure_write_cost(conn, figures)
+        figures.cli_no_change_wall = cli_no_change_walls(url)
+        print(f"[{orders:,}] command line measured", flush=True)
         if latency_samples:
             figures.end_to_end = order_to_view_latencies(url, latency_samples)
         print(f"[{orders:,}] done", flush=True)

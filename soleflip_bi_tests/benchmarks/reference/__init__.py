@@ -23,7 +23,7 @@ from soleflip_bi.views.registry import VIEWS, ViewSpec
 REFERENCE_SCHEMA = "reference"
 
 
-def _sql(name: str) -> str:
+def reference_sql(name: str) -> str:
     folder = resources.files("soleflip_bi_tests.benchmarks.reference")
     return folder.joinpath(f"{name}.sql").read_text().strip().rstrip(";")
 
@@ -40,14 +40,14 @@ def create_reference(conn: psycopg.Connection) -> dict[str, float]:
             sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(REFERENCE_SCHEMA))
         )
         conn.execute(sql.SQL("create schema {}").format(sql.Identifier(REFERENCE_SCHEMA)))
-        conn.execute(_sql("stock_aging"))
+        conn.execute(reference_sql("stock_aging"))
     for spec in VIEWS:
         started = time.perf_counter()
         with conn.transaction():
             apply_refresh_settings(conn)
             conn.execute(
                 sql.SQL("create materialized view {} as {}").format(
-                    reference_view(spec.name), sql.SQL(_sql(spec.name))
+                    reference_view(spec.name), sql.SQL(reference_sql(spec.name))
                 )
             )
             conn.execute(

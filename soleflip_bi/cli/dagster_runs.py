@@ -1,0 +1,70 @@
+"""The commands' Dagster side: refresh runs recorded in the instance, and the demo's build.
+
+Loaded only by a command that starts a run (``cli/commands.py``), so that the commands
+that need only PostgreSQL do not pay for importing Dagster and building the definitions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dagster as dg
+
+from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
+from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
+from soleflip_bi.definitions import defs
+from soleflip_bi.instance import prepare_dagster_environment
+from soleflip_bi.sources.observe import observe_all
+from soleflip_bi.views.errors import RefreshFailed
+from soleflip_bi.views.registry import VIEWS, ViewSpec
+from soleflip_bi.views.runs import refresh_views
+
+
+def run_refresh(specs: list[ViewSpec]) -> int:
+    """Refresh ``specs`` in one Dagster run; print each view's mode, rows and seconds."""
+    result = refresh_in_dagster(specs)
+    for spec in specs:
+        events = result.asset_materializations_for_node("refresh_" + spec.name)
+        for event in events:
+            meta = event.metadata
+            print(
+                f"{spec.name:<32} {meta['refresh_mode'].value:<10} "
+                f"{meta['dagster/row_count'].value:>9,} rows "
+                f"{meta['duration_seconds'].value:7.2f} s"
+            )
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for evaluation in failed:
+        print(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+    print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'failed'}")
+    return 0 if result.success else 1
+
+
+def refresh_in_dagster(
+    specs: list[ViewSpec], also: dg.AssetSelection | None = None
+) -> dg.ExecuteInProcessResult:
+    check_reachable(resolve_database_url())  # one sentence, and no run, if it is not
+    prepare_dagster_environment()
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    with dg.DagsterInstance.get() as instance:
+        result = refresh_views(defs, specs, instance, also=also)
+    if not result.success:
+        raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
+    return result
+
+
+def refresh_everything() -> None:
+    """Build everything the graph holds (used by `soleflip-bi demo`): observe every source
+    table, then in one run the cleaned layer, all views and the dashboards (exported
+    without a Metabase), so that nothing in the UI is "never materialized"."""
+    prepare_dagster_environment()
+    with dg.DagsterInstance.get() as instance, connect() as conn:
+        for observation in observe_all(conn):  # first: the build then reads these versions
+            instance.report_runless_asset_event(observation)
+    dashboards = dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY)
+    result = refresh_in_dagster(list(VIEWS), also=dashboards)
+    print(f"all {len(VIEWS)} views and the dashboards built (Dagster run {result.run_id})")
+
+
+def dagster_environment() -> dict[str, str]:
+    """The environment the Dagster processes of the demo run with."""
+    return prepare_dagster_environment()

@@ -1,0 +1,55 @@
+"""`views refresh` with nothing to do answers from PostgreSQL alone: no Dagster run, no
+Dagster import; with anything to do it starts the run as before."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from soleflip_bi.cli.main import main
+from soleflip_bi_tests.support.orders import add_sale_orders, orders_in_view
+
+
+def test_the_command_line_loads_without_dagster() -> None:
+    probe = (
+        "import sys, soleflip_bi.cli.main; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_postgres')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_refresh_with_nothing_changed_starts_no_run_and_a_change_starts_one(
+    module_demo_database_url: str,
+    use_database,
+    instance: dg.DagsterInstance,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_database(module_demo_database_url)
+    assert main(["views", "refresh", "--all"]) == 0  # builds everything: one run
+    assert len(instance.get_run_records()) == 1
+    capsys.readouterr()
+
+    assert main(["views", "refresh", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "no Dagster run started" in out
+    assert out.count(" current ") == 11
+    assert len(instance.get_run_records()) == 1
+
+    before = orders_in_view(module_demo_database_url)
+    add_sale_orders(module_demo_database_url, count=2)
+    assert main(["views", "refresh", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "no Dagster run started" not in out
+    assert "succeeded" in out
+    assert len(instance.get_run_records()) == 2
+    assert orders_in_view(module_demo_database_url) == before + 2
+
+    assert main(["views", "refresh", "--all", "--always-run"]) == 0
+    assert len(instance.get_run_records()) == 3
+    assert "skipped" in capsys.readouterr().out
