@@ -23,10 +23,7 @@ STORED_AND_LIVE = (
     ("order_facts", sql.SQL("select * from analytics.order_facts_live")),
     ("stock_facts", sql.SQL("select * from analytics.stock_facts_live")),
     ("stock_with_sales", sql.SQL("select * from analytics.stock_with_sales_live")),
-    *(
-        (rollup.name, rollup.over(sql.SQL("select * from analytics.order_facts")))
-        for rollup in ROLLUPS
-    ),
+    *((rollup.name, rollup.over_all()) for rollup in ROLLUPS),
 )
 
 

@@ -46,12 +46,14 @@ from soleflip_bi.bookkeeping.baseline import (
 from soleflip_bi.bookkeeping.locks import FACTS_LOCK, holding
 from soleflip_bi.cleaned.recount import recount_all, recount_orders
 from soleflip_bi.cleaned.rollups import (
-    TOUCHED_FACTS,
-    create_facts_indexes,
-    drop_facts_indexes,
+    FACTS,
+    STOCK,
+    Base,
+    create_base_indexes,
+    drop_base_indexes,
     maintain_rollups,
     rebuild_rollups,
-    start_touched_facts,
+    start_touched,
 )
 from soleflip_bi.database.tuning import apply_refresh_settings
 
@@ -126,11 +128,8 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
         changed = None if force else _affected(conn, baseline)
         if changed is None:
             stock = _rebuild(conn, "stock_facts")
-            drop_facts_indexes(conn)
-            deleted, rows = _rebuild(conn, "order_facts")
-            create_facts_indexes(conn)
-            rebuild_rollups(conn)
-            _rebuild(conn, "stock_with_sales")
+            deleted, rows = _rebuild_base(conn, FACTS)
+            _rebuild_base(conn, STOCK)
             recount_all(conn)
             mode = FactsMode.REBUILD
         else:
@@ -145,7 +144,7 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
                     (stock_ids,),
                 ).rowcount,
             )
-            touched = start_touched_facts(conn)
+            touched = start_touched(conn, FACTS)
             deleted = conn.execute(
                 sql.SQL(
                     "with gone as (delete from analytics.order_facts where order_id = any(%s) "
@@ -161,8 +160,9 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
                 ).format(touched),
                 (affected,),
             ).rowcount
-            maintain_rollups(conn)
+            maintain_rollups(conn, FACTS)
             _maintain_stock_with_sales(conn, stock_ids)
+            maintain_rollups(conn, STOCK)
             recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
@@ -198,23 +198,41 @@ def _rebuild(conn: psycopg.Connection, table: str) -> tuple[int, int]:
     return int(removed), int(rows)
 
 
+def _rebuild_base(conn: psycopg.Connection, base: Base) -> tuple[int, int]:
+    """Rebuild a table rollups read, its indexes after the load, then its rollups."""
+    drop_base_indexes(conn, base)
+    counts = _rebuild(conn, base.table)
+    create_base_indexes(conn, base)
+    rebuild_rollups(conn, base)
+    return counts
+
+
 def _maintain_stock_with_sales(conn: psycopg.Connection, stock_ids: list) -> None:
-    """Store again the stock items that changed or whose sales changed."""
+    """Store again the stock items that changed or whose sales changed, keeping the rows
+    removed and stored for the rollups of the stock."""
     conn.execute(
         sql.SQL(
-            "create temporary table soleflip_touched_stock on commit drop as "
+            "create temporary table soleflip_touched_stock_ids on commit drop as "
             "select unnest(%s::uuid[]) as inventory_id union "
             "select inventory_id from {} where inventory_id is not null"
-        ).format(sql.Identifier(TOUCHED_FACTS)),
+        ).format(sql.Identifier(FACTS.touched)),
         (stock_ids,),
     )
+    touched = start_touched(conn, STOCK)
     conn.execute(
-        "delete from analytics.stock_with_sales "
-        "where inventory_id in (select inventory_id from soleflip_touched_stock)"
+        sql.SQL(
+            "with gone as (delete from analytics.stock_with_sales where inventory_id in "
+            "(select inventory_id from soleflip_touched_stock_ids) returning *) "
+            "insert into {} select *, -1 from gone"
+        ).format(touched)
     )
     conn.execute(
-        "insert into analytics.stock_with_sales select * from analytics.stock_with_sales_live "
-        "where inventory_id in (select inventory_id from soleflip_touched_stock)"
+        sql.SQL(
+            "with stored as (insert into analytics.stock_with_sales "
+            "select * from analytics.stock_with_sales_live where inventory_id in "
+            "(select inventory_id from soleflip_touched_stock_ids) returning *) "
+            "insert into {} select *, 1 from stored"
+        ).format(touched)
     )
 
 

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.capture.install import change_capture_installed, install_change_capture
-from soleflip_bi.cleaned.rollups import create_rollups, rollups_hash
+from soleflip_bi.cleaned.rollups import FACTS, STOCK, create_rollups, rollups_hash
 from soleflip_bi.shared import settings
 
 # Plain views that only the cleaned layer itself builds on: when a release changes their
@@ -51,7 +51,9 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
                 _drop_outdated_facts_table(conn, "order_facts", "order_facts_live")
             _apply_file(conn, text)
             if name.startswith("03"):  # the rollups of the order facts, which 04- read
-                create_rollups(conn)
+                create_rollups(conn, FACTS)
+            if name.startswith("05"):  # and those of the stock with its sales
+                create_rollups(conn, STOCK)
         _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "

@@ -1,13 +1,14 @@
-"""Stored rollups of the order facts: small tables the gold views aggregate instead of the
-million facts, maintained with the facts in their transaction.
+"""Stored rollups of the facts: small tables the gold views aggregate instead of a million
+rows, maintained with the facts in their transaction.
 
-A rollup is one query in ``cleaned/rollups/<name>.sql`` over a relation called ``facts``
-(the order facts), grouped by at least its key columns. The table ``analytics.<name>`` is
-made from that query and holds one row per key.
+A rollup is one query in ``cleaned/rollups/<name>.sql`` over a stored table (its ``Base``):
+the order facts, read as ``facts``, or the stock items with their sales, read as
+``stock``; grouped by at least its key columns. The table ``analytics.<name>`` is made
+from that query and holds one row per key.
 
-* facts rebuilt      -> every rollup is rebuilt from all the facts;
-* facts incremental  -> the facts rows this maintenance removed and stored (old and new
-  versions of each touched order) are kept in a temporary table. A cell one of whose
+* base rebuilt      -> every rollup of it is rebuilt from all its rows;
+* base incremental  -> the rows this maintenance removed and stored (old and new
+  versions of each touched order or stock item) are kept in a temporary table. A cell one of whose
   orders was removed or changed is aggregated again from the facts of its key (an index
   per key); a cell that only gained orders takes the aggregate of the new orders merged
   into it: sums and counts added, minimums and maximums compared (``Rollup.sums``,
@@ -30,9 +31,22 @@ from psycopg import sql
 
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
-# The facts one maintenance removed and stored (both versions of every touched order).
-TOUCHED_FACTS = "soleflip_touched_facts"
-ORDER_FACTS = sql.Identifier(ANALYTICS_SCHEMA, "order_facts")
+
+@dataclass(frozen=True)
+class Base:
+    """A stored table that rollups aggregate."""
+
+    table: str
+    alias: str  # the name a rollup's query reads it by
+    touched: str  # the temporary table of the rows one maintenance removed and stored
+
+    @property
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(ANALYTICS_SCHEMA, self.table)
+
+
+FACTS = Base("order_facts", "facts", "soleflip_touched_facts")
+STOCK = Base("stock_with_sales", "stock", "soleflip_touched_stock")
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class Rollup:
     sums: tuple[str, ...]  # sums and counts: merged by adding
     lows: tuple[str, ...] = ()  # minimums: merged by the smaller
     highs: tuple[str, ...] = ()  # maximums, and names that follow the key: the larger
+    base: Base = FACTS
 
     @property
     def query(self) -> str:
@@ -53,13 +68,18 @@ class Rollup:
         return sql.Identifier(ANALYTICS_SCHEMA, self.name)
 
     @property
-    def facts_index(self) -> str:
-        """The index on the order facts that finds the facts of a few keys."""
-        return f"order_facts_{self.name}_key_idx"
+    def base_index(self) -> str:
+        """The index on the base that finds the rows of a few keys."""
+        return f"{self.base.table}_{self.name}_key_idx"
 
-    def over(self, facts: sql.Composable) -> sql.Composed:
-        """The rollup's query with ``facts`` bound to ``facts`` (a relation or subquery)."""
-        return sql.SQL("with facts as ({}) {}").format(facts, sql.SQL(self.query))
+    def over(self, rows: sql.Composable) -> sql.Composed:
+        """The rollup's query reading ``rows`` (a relation or subquery) as its base."""
+        return sql.SQL("with {} as ({}) {}").format(
+            sql.Identifier(self.base.alias), rows, sql.SQL(self.query)
+        )
+
+    def over_all(self) -> sql.Composed:
+        return self.over(sql.SQL("select * from {}").format(self.base.identifier))
 
 
 SALES = ("orders", "units", "revenue", "net_proceeds", "profit", "roi_sum", "roi_count")
@@ -101,6 +121,15 @@ ROLLUPS: tuple[Rollup, ...] = (
         sums=("orders",),
     ),
     Rollup("sales_by_spelling", ("country_key", "city_key", "country", "city"), sums=("orders",)),
+    Rollup(
+        "stock_by_supplier_product",
+        ("supplier_id", "product_id", "brand_id"),
+        sums=(
+            *("purchases", "spent", "purchase_sum", "purchase_count", "items_sold"),
+            *("days_to_sell_sum", "days_to_sell_count", "unsold_units", "unsold_value"),
+        ),
+        base=STOCK,
+    ),
 )
 
 
@@ -111,16 +140,20 @@ def rollups_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def create_rollups(conn: psycopg.Connection) -> None:
-    """Create each rollup table (empty) with its unique key, and the facts index it is
-    maintained through; a table whose columns no longer match its query is replaced."""
-    everything = sql.SQL("select * from {}").format(ORDER_FACTS)
-    for rollup in ROLLUPS:
+def of(base: Base) -> list[Rollup]:
+    return [rollup for rollup in ROLLUPS if rollup.base == base]
+
+
+def create_rollups(conn: psycopg.Connection, base: Base) -> None:
+    """Create each rollup table of ``base`` (empty) with its unique key, and the index on
+    the base it is maintained through; a table whose columns no longer match its query is
+    replaced."""
+    for rollup in of(base):
         if not _columns_match(conn, rollup):
             conn.execute(sql.SQL("drop table if exists {} cascade").format(rollup.table))
         conn.execute(
             sql.SQL("create table if not exists {} as {} with no data").format(
-                rollup.table, rollup.over(everything)
+                rollup.table, rollup.over_all()
             )
         )
         conn.execute(
@@ -130,69 +163,69 @@ def create_rollups(conn: psycopg.Connection) -> None:
                 sql.SQL(", ").join(map(sql.Identifier, rollup.key)),
             )
         )
-    create_facts_indexes(conn)
+    create_base_indexes(conn, base)
 
 
-def create_facts_indexes(conn: psycopg.Connection) -> None:
-    """The indexes on the order facts that find the facts of a few keys of each rollup."""
-    for rollup in ROLLUPS:
+def create_base_indexes(conn: psycopg.Connection, base: Base) -> None:
+    """The indexes on ``base`` that find the rows of a few keys of each of its rollups."""
+    for rollup in of(base):
         conn.execute(
             sql.SQL("create index if not exists {} on {} ({})").format(
-                sql.Identifier(rollup.facts_index),
-                ORDER_FACTS,
+                sql.Identifier(rollup.base_index),
+                base.identifier,
                 sql.SQL(", ").join(map(sql.Identifier, rollup.key)),
             )
         )
 
 
-def drop_facts_indexes(conn: psycopg.Connection) -> None:
-    """Drop them before a rebuild of the facts: building an index once after the load is
+def drop_base_indexes(conn: psycopg.Connection, base: Base) -> None:
+    """Drop them before a rebuild of the base: building an index once after the load is
     several times faster than keeping it up to date row by row during the load."""
-    for rollup in ROLLUPS:
+    for rollup in of(base):
         conn.execute(
             sql.SQL("drop index if exists {}").format(
-                sql.Identifier(ANALYTICS_SCHEMA, rollup.facts_index)
+                sql.Identifier(ANALYTICS_SCHEMA, rollup.base_index)
             )
         )
 
 
-def rebuild_rollups(conn: psycopg.Connection) -> None:
-    """Aggregate every rollup from all the facts (after the facts were rebuilt)."""
-    everything = sql.SQL("select * from {}").format(ORDER_FACTS)
-    for rollup in ROLLUPS:
+def rebuild_rollups(conn: psycopg.Connection, base: Base) -> None:
+    """Aggregate every rollup of ``base`` from all its rows (after it was rebuilt)."""
+    for rollup in of(base):
         conn.execute(sql.SQL("truncate {}").format(rollup.table))
-        conn.execute(sql.SQL("insert into {} {}").format(rollup.table, rollup.over(everything)))
+        conn.execute(sql.SQL("insert into {} {}").format(rollup.table, rollup.over_all()))
         conn.execute(sql.SQL("analyze {}").format(rollup.table))
 
 
-def start_touched_facts(conn: psycopg.Connection) -> sql.Identifier:
-    """A temporary table, dropped at commit, for the facts rows a maintenance touches:
-    the facts columns and ``touch``, -1 for a row removed and 1 for a row stored."""
+def start_touched(conn: psycopg.Connection, base: Base) -> sql.Identifier:
+    """A temporary table, dropped at commit, for the rows of ``base`` a maintenance
+    touches: the base's columns and ``touch``, -1 for a row removed and 1 for one stored."""
+    touched = sql.Identifier(base.touched)
     conn.execute(
         sql.SQL(
             "create temporary table {} on commit drop as "
             "select *, 0::smallint as touch from {} with no data"
-        ).format(sql.Identifier(TOUCHED_FACTS), ORDER_FACTS)
+        ).format(touched, base.identifier)
     )
-    return sql.Identifier(TOUCHED_FACTS)
+    return touched
 
 
-def maintain_rollups(conn: psycopg.Connection) -> None:
-    """Bring every rollup in step with the touched facts (see the module docstring).
-    Called after the facts were maintained incrementally, in that transaction."""
-    touched = sql.Identifier(TOUCHED_FACTS)
+def maintain_rollups(conn: psycopg.Connection, base: Base) -> None:
+    """Bring every rollup of ``base`` in step with its touched rows (see the module
+    docstring). Called after the base was maintained incrementally, in that transaction."""
+    touched = sql.Identifier(base.touched)
     conn.execute(sql.SQL("analyze {}").format(touched))
-    for rollup in ROLLUPS:
+    for rollup in of(base):
         key = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
         removed = sql.SQL("select {} from {} where touch < 0").format(key, touched)
         conn.execute(
             sql.SQL("delete from {} where ({}) in ({})").format(rollup.table, key, removed)
         )
-        facts_of_removed = sql.SQL("select * from {} where ({}) in ({})").format(
-            ORDER_FACTS, key, removed
+        rows_of_removed = sql.SQL("select * from {} where ({}) in ({})").format(
+            base.identifier, key, removed
         )
         conn.execute(
-            sql.SQL("insert into {} {}").format(rollup.table, rollup.over(facts_of_removed))
+            sql.SQL("insert into {} {}").format(rollup.table, rollup.over(rows_of_removed))
         )
         same_key = sql.SQL(" and ").join(
             sql.SQL("r.{c} = t.{c}").format(c=sql.Identifier(c)) for c in rollup.key
@@ -238,7 +271,7 @@ def _columns_match(conn: psycopg.Connection, rollup: Rollup) -> bool:
     probe = sql.Identifier("soleflip_rollup_probe")
     conn.execute(
         sql.SQL("create temporary table {} on commit drop as {} with no data").format(
-            probe, rollup.over(sql.SQL("select * from {}").format(ORDER_FACTS))
+            probe, rollup.over_all()
         )
     )
     same = conn.execute(

@@ -1,25 +1,10 @@
 -- One row per supplier (stock without one, and orders without a stock item, are the
 -- Unknown supplier): purchasing, sell-through, revenue and what is left unsold.
--- Stock is counted per supplier, product and brand first, so that the distinct counts run
--- over those cells instead of every stock item; how each item sold is stored with it
--- (analytics.stock_with_sales), and the sales are the cells of
--- analytics.sales_by_product_supplier.
-with stock_cells as (
-    select s.supplier_id, s.product_id, s.brand_id,
-           count(*)                                              as purchases,
-           sum(coalesce(s.purchase_price, 0) * s.quantity)       as spent,
-           sum(s.purchase_price)                                 as purchase_sum,
-           count(s.purchase_price)                               as purchase_count,
-           count(*) filter (where s.times_sold > 0)              as items_sold,
-           sum(s.first_sale_date - s.purchase_date::date)        as days_to_sell_sum,
-           count(s.first_sale_date - s.purchase_date::date)      as days_to_sell_count,
-           sum(s.quantity) filter (where s.in_stock)             as unsold_units,
-           sum(coalesce(s.purchase_price, 0) * s.quantity) filter (where s.in_stock)
-                                                                 as unsold_value
-    from analytics.stock_with_sales s
-    group by s.supplier_id, s.product_id, s.brand_id
-),
-purchasing as (
+-- From stored cells: the stock per supplier, product and brand
+-- (analytics.stock_by_supplier_product), so that the distinct counts run over those cells
+-- instead of every stock item, and the sales per product and supplier
+-- (analytics.sales_by_product_supplier).
+with purchasing as (
     select supplier_id,
            sum(purchases)::bigint                                as total_purchases,
            sum(spent)                                            as total_spent,
@@ -31,7 +16,7 @@ purchasing as (
                                                                  as avg_days_to_sell,
            coalesce(sum(unsold_units), 0)::bigint                as unsold_units,
            coalesce(sum(unsold_value), 0)                        as unsold_value
-    from stock_cells
+    from analytics.stock_by_supplier_product
     group by supplier_id
 ),
 selling as (

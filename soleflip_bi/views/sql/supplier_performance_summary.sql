@@ -1,11 +1,11 @@
--- Per supplier: items bought and sold, sell-through, revenue and profit of its sales (how
--- each item sold: analytics.stock_with_sales; the sales: analytics.sales_by_product_supplier).
+-- Per supplier: items bought and sold, sell-through, revenue and profit of its sales (from
+-- the stored cells analytics.stock_by_supplier_product and analytics.sales_by_product_supplier).
 with purchasing as (
-    select s.supplier_id,
-           count(*)                as items_purchased,
-           count(*) filter (where s.times_sold > 0) as items_sold
-    from analytics.stock_with_sales s
-    group by s.supplier_id
+    select supplier_id,
+           sum(purchases)::bigint  as items_purchased,
+           sum(items_sold)::bigint as items_sold
+    from analytics.stock_by_supplier_product
+    group by supplier_id
 ),
 selling as (
     select supplier_id, sum(revenue) as total_revenue, sum(profit) as total_profit
