@@ -10,56 +10,60 @@ from soleflip_bi.views.registry import VIEWS
 from soleflip_bi_tests.benchmarks.end_to_end import p50, percentile
 from soleflip_bi_tests.benchmarks.measure import SizeFigures
 
-TUNING_NOTES = """## What was tuned, and why (EXPLAIN ANALYZE at 1M orders)
+TUNING_NOTES = """## How the refresh cost follows the change
 
-* **Order facts stored once, maintained incrementally.** Every view used to compute the
-  order facts (1M orders joined to 1.36M stock items, products, brands, platforms, rates):
-  1.6-2 s each, ten times per cycle. `analytics.order_facts` is now a table maintained by
-  `cleaned/facts.py`: skipped when nothing changed, rebuilt after dimension or bulk changes,
-  and otherwise only the orders touched (directly or through their stock item, from the
-  row-id change log) are deleted and recomputed: 51 ms for 1,000 new orders plus 50 stock
-  price changes at 1M orders, against about 8 s for a rebuild. Tested equal to a rebuild
-  (`soleflip_bi_tests/test_incremental_facts.py`).
-* **Stock facts stored too.** `analytics.stock_facts` (one row per sound stock item, every
-  dimension resolved) is a table maintained with the order facts, in the same transaction:
-  the per-stock-item views (`metabase_inventory_status`, `metabase_inventory_overview`,
-  `inventory_status_summary`, the supplier views) read it instead of joining the stock to
-  products, brands, categories, sizes and suppliers again, each of them, on every refresh.
-* **Reconciliation kept in step with the facts.** The check `revenue_reconciles` compares
-  every revenue view with a recount of the sales straight from `sales."order"`
-  (`cleaned/recount.py`). Recounting a million orders on every maintenance would cost more
-  than the maintenance itself, so the recount keeps one verdict per order and moves its
-  totals by the difference for the orders a maintenance touches; it is recounted from
-  scratch on rebuilds and on the first maintenance of a day. Measured with a one-off script
-  on seed 7 (1,001,000 orders, other tests running on the machine): incremental maintenance
-  of the facts after 1,000 new orders, recount included, 0.13 s (100k orders: 0.08 s, against
-  0.84 s when the recount was taken in full each time); the full recount 15.2 s at 1M
-  (100k: 0.87 s). Incremental and full recount give the same totals
-  (`test_sale_rule.py::test_the_recount_kept_in_step_equals_one_from_scratch`).
-* **Bad estimates.** The reject filters of the checked views are CASE expressions, which
-  the planner estimates at 0.5 % selectivity (6,800 rows expected, 1.36M real for stock).
-  Gold views now aggregate the analysed facts table with true statistics; the plans over the
-  remaining `stock_facts` view were checked to stay hash joins despite the estimate.
-* **Distinct counts.** `count(distinct ...)` forces a sort of every order. Platform and
-  product performance aggregate per (platform, month, city) / (product, supplier) first and
-  count distinct over those cells: 2.45 s -> 1.15 s and 2.45 s -> 1.28 s, same results.
-* **The one-row-per-stock-item view** is rebuilt beside the old copy and swapped
-  (`swap_refresh` in the registry) instead of `REFRESH CONCURRENTLY`, whose row-by-row diff
-  took 28 s against a 10 s build at 1.36M rows. Readers wait only for the rename (at most
-  3 s, `SWAP_LOCK_TIMEOUT`, else the refresh is retried). It is not maintained
-  incrementally: `days_in_stock` and `stock_category` of every unsold item change every
-  day, so at least one full build a day is needed anyway, and between days the build runs
-  only when stock or orders changed (otherwise the refresh is skipped). Product performance
-  (713 rows) costs a scan of the facts, not its own size, so it is not incremental either.
-* **Session settings** (`database/tuning.py`): `work_mem=256MB` removed the 21-batch,
-  44 MB spill of the per-item sales aggregate; parallel workers use both cores.
-* **Server settings** (`database/embedded.py`): 1 GB shared buffers (the 1M data set is
-  about 1 GB), `random_page_cost=1.1` (everything is cached), `jit=off` (JIT compilation
-  cost more than it saved on every dashboard query), `wal_level=minimal` and
-  `synchronous_commit=off` for a development server whose data can be regenerated.
-* **No-change ticks** are skipped before any refresh work: the refresh compares the change
-  log with the snapshot its last refresh read (a few indexed lookups, shown below as the
-  project's time with no change).
+The **reference** is the same eleven views written the straightforward way
+(`soleflip_bi_tests/benchmarks/reference/`): one materialized view each over the plain
+views of the facts, nothing stored in between, a unique index on the grain, refreshed
+plainly (readers blocked) or concurrently. It is built in the same database in the same
+run, and every project view is compared with it row for row (last column of each size's
+table: 0 means identical).
+
+* **Stored facts** (`analytics.order_facts`, `analytics.stock_facts`): one row per sale and
+  per sound stock item, maintained from the row change log: only the orders touched
+  (directly or through their stock item) are deleted and computed again; dimension changes
+  and bulk loads rebuild them. Tested equal to a rebuild (`test_incremental_facts.py`).
+* **Rollups** (`soleflip_bi/cleaned/rollups/`): small stored cells of the facts, one table
+  per grain the views need: per sale date and platform (6,500 cells at 1M orders), per
+  platform x month x buyer city (9,900), per product x supplier (15,000), per brand x month,
+  per city x product, per spelling of a place name, per stock item, and per supplier x
+  product for the stock. They are maintained in the facts' transaction: a cell that only
+  gained orders takes their aggregate merged in (sums added, minimums and maximums
+  compared), a cell that lost or changed an order is aggregated again from the facts of its
+  key through an index. The views aggregate cells instead of a million orders, which is the
+  difference between the EXPLAIN columns: milliseconds and a few hundred buffers against
+  seconds and tens of thousands of buffers.
+* **Each stock item with its sales, stored** (`analytics.stock_with_sales`): the
+  one-row-per-stock-item view and the inventory overview copy it instead of joining 1.36M
+  stock items to an aggregate of a million orders on every refresh. It is maintained for
+  the stock items whose row or whose sales changed.
+* **Ages computed cheaply.** Days in stock are whole numbers, so the aging thresholds are
+  read once and compared as integers (a numeric comparison per item and threshold cost
+  about a second at 1.36M items).
+* **Only the indexes the cards use.** `metabase_inventory_status` keeps its unique key and
+  two partial indexes over the stock on hand (a quarter of the items): oldest first, and
+  oldest first within a stock category, which is how its card reads it. Its product and
+  brand indexes went: no card reads them, and each cost about half a second per build.
+* **Nothing to do, nothing started.** `soleflip-bi views refresh` asks PostgreSQL whether
+  any view would do work (definitions, change log, day) and, if none would, prints that and
+  starts no Dagster run; the command line loads without importing Dagster.
+* **The sensor jobs run in one process** (`in_process_executor`): a run of the orders
+  sensor is the facts step and four small views, a second of PostgreSQL work, and starting
+  a process per step cost several seconds each. Pool limits still apply to each step.
+* **What is left** is the one-row-per-stock-item view: 1.36M rows of 28 columns, about
+  460 MB. PostgreSQL cannot refresh part of a materialized view, and `REFRESH
+  CONCURRENTLY` costs more than a build (its diff compares every row), so it is built
+  whole beside the old copy and swapped: after any stock or sales change, and once a day,
+  when every unsold item ages. The build is a copy of the stored table with each item's
+  age computed (the per-row projection of 28 columns is most of it) plus three indexes.
+  What would remove it: a table maintained row by row in place of a materialized view
+  (the views would no longer all be materialized views), or the `pg_ivm` extension (not
+  available on managed PostgreSQL everywhere). The inventory overview aggregates the same
+  1.36M items for the same reason: its stock categories move with the day.
+* **Session settings** (`database/tuning.py`): `work_mem=256MB`, parallel workers on both
+  cores, `jit=off`. **Server settings** (`database/embedded.py`): 1 GB shared buffers,
+  `random_page_cost=1.1`, `jit=off`, `wal_level=minimal` and `synchronous_commit=off` for a
+  development server whose data can be regenerated.
 """
 
 
