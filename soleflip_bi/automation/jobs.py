@@ -28,6 +28,9 @@ SOURCE_JOBS: dict[Source, dg.UnresolvedAssetJobDefinition] = {
         selection=refresh_selection([v.name for v in views_refreshed_on(source)]),
         description=f"Refresh the views that {source.value} changes affect.",
         tags={"soleflip/source": source.value},
+        # A sensor run is a second or two of PostgreSQL work; a process per step would
+        # cost several seconds each. Steps still take their slot in the refresh pool.
+        executor_def=dg.in_process_executor,
     )
     for source in Source
 }

@@ -37,7 +37,7 @@ from soleflip_bi.shared.catalogue import Source, watched_table
 from soleflip_bi.sources.observe import observe_table
 from soleflip_bi.views.registry import views_refreshed_on
 
-MINIMUM_INTERVAL_SECONDS = 5
+MINIMUM_INTERVAL_SECONDS = 2
 QUIET_SECONDS = 2.0
 MAX_WAIT_SECONDS = 30.0
 SENSOR_TAG = "soleflip/sensor"
