@@ -3,13 +3,16 @@ and every view equals the straightforward SQL over the live facts."""
 
 from __future__ import annotations
 
+import dagster as dg
 import psycopg
 import pytest
 from psycopg import sql
 
 from soleflip_bi.cleaned.facts import FactsMode, refresh_order_facts
 from soleflip_bi.cleaned.layer import apply_cleaned_layer
+from soleflip_bi.cleaned.recount import stored_accounting
 from soleflip_bi.cleaned.rollups import ROLLUPS
+from soleflip_bi.definitions import defs
 from soleflip_bi.views.materialize import materialize_view
 from soleflip_bi.views.registry import VIEWS
 from soleflip_bi_tests.benchmarks.reference import (
@@ -17,6 +20,7 @@ from soleflip_bi_tests.benchmarks.reference import (
     differences,
     refresh_reference,
 )
+from soleflip_bi_tests.support.orders import add_sale_orders
 from soleflip_bi_tests.support.shop import stock_shop
 
 STORED_AND_LIVE = (
@@ -180,3 +184,52 @@ def test_views_after_incremental_facts_equal_the_straightforward_sql(shop: str) 
             "like '%% v2'"
         ).fetchone()[0]
         assert names == 1
+
+
+def _recounted_at(conn: psycopg.Connection) -> object:
+    return conn.execute("select full_at from soleflip_bi.order_accounting").fetchone()[0]
+
+
+def _age_recount(conn: psycopg.Connection, hours: int) -> object:
+    conn.execute(
+        "update soleflip_bi.order_accounting set full_at = now() - make_interval(hours => %s)",
+        (hours,),
+    )
+    conn.commit()
+    return _recounted_at(conn)
+
+
+def test_sensor_runs_leave_the_full_recount_to_the_daily_run(shop: str) -> None:
+    with psycopg.connect(shop) as conn:
+        aged = _age_recount(conn, 25)  # yesterday's daily run
+        add_sale_orders(shop, count=3)
+        assert refresh_order_facts(conn).mode is FactsMode.INCREMENTAL
+        assert _recounted_at(conn) == aged  # moved by the difference only
+        assert stored_accounting(conn).balanced
+
+        assert refresh_order_facts(conn, recount=True).mode is FactsMode.SKIPPED
+        assert _recounted_at(conn) > aged  # the daily run recounts even with no change
+
+        aged = _age_recount(conn, 27)  # the daily run did not run
+        add_sale_orders(shop, count=1)
+        assert refresh_order_facts(conn).mode is FactsMode.INCREMENTAL
+        assert _recounted_at(conn) > aged
+        assert stored_accounting(conn).balanced
+
+
+def test_the_daily_job_recounts_and_the_orders_job_does_not(
+    shop: str, use_database, instance: dg.DagsterInstance
+) -> None:
+    use_database(shop)
+    with psycopg.connect(shop) as conn:
+        aged = _age_recount(conn, 25)
+        add_sale_orders(shop, count=2)
+        assert (
+            defs.resolve_job_def("refresh_on_orders_change")
+            .execute_in_process(instance=instance)
+            .success
+        )
+        assert _recounted_at(conn) == aged
+        conn.commit()
+        assert defs.resolve_job_def("refresh_daily").execute_in_process(instance=instance).success
+        assert _recounted_at(conn) > aged

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.shared.tags import TIER_TAG
 from soleflip_bi.views.assets import refresh_selection
 from soleflip_bi.views.registry import Tier, views_in_tier, views_refreshed_on
 
@@ -17,7 +18,7 @@ TIER_JOBS: dict[Tier, dg.UnresolvedAssetJobDefinition] = {
         f"refresh_{tier.value}",
         selection=refresh_selection([v.name for v in views_in_tier(tier)]),
         description=f"Refresh the {tier.value} views (and run their checks).",
-        tags={"soleflip/tier": tier.value},
+        tags={TIER_TAG: tier.value},
     )
     for tier in Tier
 }

@@ -26,6 +26,7 @@ from soleflip_bi.shared.catalogue import (
     SourceTable,
 )
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.shared.tags import FULL_RECOUNT_TIER, TIER_TAG
 
 CLEANED_GROUP = "cleaned"
 
@@ -99,7 +100,8 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     try:
         with postgres.connect() as conn:
             applied = ensure_cleaned_layer(conn)
-            facts = refresh_order_facts(conn)
+            recount = context.run.tags.get(TIER_TAG) == FULL_RECOUNT_TIER
+            facts = refresh_order_facts(conn, recount=recount)
             stored = stored_accounting(conn)
             rejected = None
             if facts.mode is FactsMode.SKIPPED and not applied:

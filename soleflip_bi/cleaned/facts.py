@@ -112,8 +112,13 @@ class FactsResult:
     stock_rows_inserted: int = 0
 
 
-def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsResult:
-    """Bring analytics.order_facts up to date with the sources; return what it took."""
+def refresh_order_facts(
+    conn: psycopg.Connection, force: bool = False, recount: bool = False
+) -> FactsResult:
+    """Bring analytics.order_facts up to date with the sources; return what it took.
+
+    ``recount`` recounts the sales from scratch in the same transaction, even when the
+    facts had nothing to do (the daily run does, see ``recount.py``)."""
     started = time.perf_counter()
     ensure_bookkeeping(conn)
     conn.commit()
@@ -124,6 +129,8 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
         baseline = current_baseline(conn)
         definition = baseline.cleaned_hash or ""
         if not force and unchanged_since_last_refresh(conn, FACTS_NAME, definition, baseline):
+            if recount:
+                recount_all(conn)
             return FactsResult(FactsMode.SKIPPED, seconds=time.perf_counter() - started)
         changed = None if force else _affected(conn, baseline)
         if changed is None:
@@ -163,7 +170,10 @@ def refresh_order_facts(conn: psycopg.Connection, force: bool = False) -> FactsR
             maintain_rollups(conn, FACTS)
             _maintain_stock_with_sales(conn, stock_ids)
             maintain_rollups(conn, STOCK)
-            recount_orders(conn, affected, rows - deleted)
+            if recount:
+                recount_all(conn)
+            else:
+                recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
     return FactsResult(

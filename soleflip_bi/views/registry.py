@@ -11,13 +11,14 @@ from enum import StrEnum
 from importlib import resources
 
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.shared.tags import FULL_RECOUNT_TIER
 
 
 class Tier(StrEnum):
     """How often a view is refreshed on schedule (schedules: ``automation/schedules.py``)."""
 
     HOURLY = "hourly"
-    DAILY = "daily"
+    DAILY = FULL_RECOUNT_TIER  # its runs also recount the sales from scratch
     WEEKLY = "weekly"
 
 

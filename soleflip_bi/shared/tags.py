@@ -1,0 +1,5 @@
+"""Run tags that more than one layer reads."""
+
+TIER_TAG = "soleflip/tier"
+# The tier whose runs also recount the sales from scratch (cleaned/recount.py).
+FULL_RECOUNT_TIER = "daily"
