@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -11,7 +12,9 @@ import pytest
 
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.views.assets import VIEW_ASSETS, refresh_selection
+from soleflip_bi.views.assets import VIEW_ASSETS, refresh_selection, view_asset_key
+from soleflip_bi.views.checks import run_checks
+from soleflip_bi.views.materialize import view_columns
 from soleflip_bi.views.registry import VIEWS
 from soleflip_bi_tests.support.orders import add_sale_orders
 
@@ -413,3 +416,24 @@ def test_a_skipped_refresh_still_reports_every_check(
         assert evaluations[name].metadata["carried_from_run"].value == first.run_id
     assert evaluations["revenue_reconciles"].passed
     assert [e.message for e in second.all_events if "did not yield" in (e.message or "")] == []
+
+
+def test_grain_unique_trusts_the_unique_index_and_counts_without_one(
+    materialized, module_demo_database_url: str
+) -> None:
+    spec = next(v for v in VIEWS if v.name == "metabase_executive_metrics")
+    key = view_asset_key(spec.name)
+    with psycopg.connect(module_demo_database_url) as conn:
+        columns = [name for name, _ in view_columns(conn, spec.name)]
+        by_index = {r.check_name: r for r in run_checks(conn, spec, key, columns)}
+        assert by_index["grain_unique"].passed
+        assert by_index["grain_unique"].metadata["enforced_by"].value == spec.unique_index.name
+        # A grain the view does not have: no index on it, so the keys are counted.
+        coarser = dataclasses.replace(spec, grain=("platform_id",))
+        counted = {r.check_name: r for r in run_checks(conn, coarser, key, columns)}
+        platforms = conn.execute(
+            "select count(distinct platform_id) from analytics.metabase_executive_metrics"
+        ).fetchone()[0]
+    assert not counted["grain_unique"].passed
+    assert counted["grain_unique"].metadata["enforced_by"].value == "counted"
+    assert counted["grain_unique"].metadata["duplicate_keys"].value == platforms
