@@ -53,6 +53,8 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
             if name.startswith("03"):  # the rollups of the order facts, which 04- read
                 create_rollups(conn, FACTS)
             if name.startswith("05"):  # and those of the stock with its sales
+                if _drop_outdated_facts_table(conn, "stock_with_sales", "stock_with_sales_live"):
+                    _apply_file(conn, text)  # again, with the live view's columns
                 create_rollups(conn, STOCK)
         _install_change_capture_if_allowed(conn)
         conn.execute(
@@ -95,7 +97,7 @@ def _install_change_capture_if_allowed(conn: psycopg.Connection) -> None:
         )
 
 
-def _drop_outdated_facts_table(conn: psycopg.Connection, table: str, live: str) -> None:
+def _drop_outdated_facts_table(conn: psycopg.Connection, table: str, live: str) -> bool:
     """Drop a stored facts table when it is no longer a table of its live view's columns.
 
     Its columns follow the live view; when they change, the table (and the gold views
@@ -107,12 +109,12 @@ def _drop_outdated_facts_table(conn: psycopg.Connection, table: str, live: str) 
         "select relkind from pg_class where oid = to_regclass(%s)", (f"analytics.{table}",)
     ).fetchone()
     if kind is None:
-        return
+        return False
     if kind[0] == "v":  # the facts were a plain view before they were stored
         conn.execute(sql.SQL("drop view {} cascade").format(stored))
-        return
+        return True
     if not conn.execute("select to_regclass(%s) is not null", (f"analytics.{live}",)).fetchone()[0]:
-        return
+        return False
     same = conn.execute(
         """
         select array(select (attname, atttypid) from pg_attribute
@@ -126,6 +128,7 @@ def _drop_outdated_facts_table(conn: psycopg.Connection, table: str, live: str) 
     ).fetchone()[0]
     if not same:
         conn.execute(sql.SQL("drop table {} cascade").format(stored))
+    return not same
 
 
 def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:

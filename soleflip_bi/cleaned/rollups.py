@@ -57,6 +57,14 @@ class Rollup:
     lows: tuple[str, ...] = ()  # minimums: merged by the smaller
     highs: tuple[str, ...] = ()  # maximums, and names that follow the key: the larger
     base: Base = FACTS
+    # The column that counts a cell's rows, for a rollup of counts and never-NULL sums only:
+    # a row removed or changed is then subtracted from its cell (emptied cells deleted)
+    # instead of the cell being aggregated again.
+    count: str | None = None
+
+    @property
+    def subtractable(self) -> bool:
+        return self.count is not None and not self.lows and not self.highs
 
     @property
     def query(self) -> str:
@@ -114,13 +122,19 @@ ROLLUPS: tuple[Rollup, ...] = (
         lows=("min_revenue", "first_sale_date"),
         highs=("max_revenue", "last_sale_date", "product_name", "sku", "category_name"),
     ),
-    Rollup("sales_by_brand_month", ("brand_id", "sale_month"), sums=("orders",)),
+    Rollup("sales_by_brand_month", ("brand_id", "sale_month"), sums=("orders",), count="orders"),
     Rollup(
         "sales_by_city_product",
         ("country_key", "city_key", "product_id", "brand_id"),
         sums=("orders",),
+        count="orders",
     ),
-    Rollup("sales_by_spelling", ("country_key", "city_key", "country", "city"), sums=("orders",)),
+    Rollup(
+        "sales_by_spelling",
+        ("country_key", "city_key", "country", "city"),
+        sums=("orders",),
+        count="orders",
+    ),
     Rollup(
         "stock_by_supplier_product",
         ("supplier_id", "product_id", "brand_id"),
@@ -129,6 +143,7 @@ ROLLUPS: tuple[Rollup, ...] = (
             *("days_to_sell_sum", "days_to_sell_count", "unsold_units", "unsold_value"),
         ),
         base=STOCK,
+        count="purchases",
     ),
 )
 
@@ -216,6 +231,9 @@ def maintain_rollups(conn: psycopg.Connection, base: Base) -> None:
     touched = sql.Identifier(base.touched)
     conn.execute(sql.SQL("analyze {}").format(touched))
     for rollup in of(base):
+        if rollup.subtractable:
+            _subtract_and_add(conn, rollup, touched)
+            continue
         key = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
         removed = sql.SQL("select {} from {} where touch < 0").format(key, touched)
         conn.execute(
@@ -239,6 +257,34 @@ def maintain_rollups(conn: psycopg.Connection, base: Base) -> None:
                 rollup.table, rollup.over(only_added), key, _merge(rollup)
             )
         )
+
+
+def _subtract_and_add(conn: psycopg.Connection, rollup: Rollup, touched: sql.Identifier) -> None:
+    """Take the removed rows' aggregate out of their cells, merge the stored rows' in, and
+    delete the cells left with no row."""
+    key = sql.SQL(", ").join(map(sql.Identifier, rollup.key))
+    removed = rollup.over(sql.SQL("select * from {} where touch < 0").format(touched))
+    conn.execute(
+        sql.SQL("update {} r set {} from ({}) d where {}").format(
+            rollup.table,
+            sql.SQL(", ").join(
+                sql.SQL("{c} = r.{c} - d.{c}").format(c=sql.Identifier(c)) for c in rollup.sums
+            ),
+            removed,
+            sql.SQL(" and ").join(
+                sql.SQL("r.{c} = d.{c}").format(c=sql.Identifier(c)) for c in rollup.key
+            ),
+        )
+    )
+    added = rollup.over(sql.SQL("select * from {} where touch > 0").format(touched))
+    conn.execute(
+        sql.SQL("insert into {} {} on conflict ({}) do update set {}").format(
+            rollup.table, added, key, _merge(rollup)
+        )
+    )
+    conn.execute(
+        sql.SQL("delete from {} where {} = 0").format(rollup.table, sql.Identifier(rollup.count))
+    )
 
 
 def _merge(rollup: Rollup) -> sql.Composed:
