@@ -145,9 +145,10 @@ def test_dimension_changes_and_bulk_changes_rebuild(shop: str) -> None:
 
 
 def test_views_after_incremental_facts_equal_the_straightforward_sql(shop: str) -> None:
-    """After incremental maintenance (orders changed, a stock price, a product renamed),
-    every view holds exactly the rows of the benchmark's reference implementation: the
-    views written the obvious way over the live facts, nothing stored in between."""
+    """After incremental maintenance (orders changed, a stock price) and after a rebuild (a
+    product renamed, a category deleted), every view holds exactly the rows of the
+    benchmark's reference implementation: the views written the obvious way over the live
+    facts, nothing stored in between."""
     with psycopg.connect(shop) as conn:
         for spec in VIEWS:
             materialize_view(conn, spec)
@@ -171,6 +172,15 @@ def test_views_after_incremental_facts_equal_the_straightforward_sql(shop: str) 
             "update catalog.product set name = name || ' v2' where id = "
             "(select product_id from analytics.order_facts limit 1)"
         )
+        # a dimension row deleted: its products fall back to the Unknown category
+        gone = conn.execute(
+            "select category_id from analytics.order_facts where category_name <> 'Unknown' "
+            "group by 1 order by count(*) limit 1"
+        ).fetchone()[0]
+        conn.execute(
+            "update catalog.product set category_id = null where category_id = %s", (gone,)
+        )
+        conn.execute("delete from catalog.category where id = %s", (gone,))
         conn.commit()
         assert refresh_order_facts(conn).mode is FactsMode.REBUILD
         for spec in VIEWS:
@@ -184,6 +194,11 @@ def test_views_after_incremental_facts_equal_the_straightforward_sql(shop: str) 
             "like '%% v2'"
         ).fetchone()[0]
         assert names == 1
+        left = conn.execute(
+            "select count(*) from analytics.metabase_inventory_overview where category_id = %s",
+            (gone,),
+        ).fetchone()[0]
+        assert left == 0
 
 
 def _recounted_at(conn: psycopg.Connection) -> object:

@@ -15,9 +15,9 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 
-from soleflip_bi.automation.sensors import SENSOR_TAG
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.shared.tags import SENSOR_TAG
 from soleflip_bi.sources.demo import load_demo
 from soleflip_bi.views.registry import views_refreshed_on
 from soleflip_bi_tests.support.orders import insert_sale_orders

@@ -34,13 +34,13 @@ from soleflip_bi.capture.poll import ChangePoll, poll_changes, prune_changes
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.shared.catalogue import Source, watched_table
+from soleflip_bi.shared.tags import SENSOR_TAG
 from soleflip_bi.sources.observe import observe_table
 from soleflip_bi.views.registry import views_refreshed_on
 
 MINIMUM_INTERVAL_SECONDS = 2
 QUIET_SECONDS = 2.0
 MAX_WAIT_SECONDS = 30.0
-SENSOR_TAG = "soleflip/sensor"
 WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 SENSOR_NAMES: dict[Source, str] = {

@@ -162,22 +162,24 @@ def _stored_settings(conn: psycopg.Connection) -> dict[str, str]:
     return dict(rows)
 
 
-def quality_issue_samples(conn: psycopg.Connection, per_reason: int = 5) -> dict[str, list[str]]:
-    """A few ids per (table, reason), so someone can go and look at the rows."""
+def quality_issues(
+    conn: psycopg.Connection, per_reason: int = 5
+) -> dict[tuple[str, str, str], tuple[int, list[str]]]:
+    """Rows of analytics.source_quality_issues per (table, reason, severity), each with a
+    few ids so someone can go and look at the rows; one pass over the sources."""
     rows = conn.execute(
         """
-        select source_table || ' ' || reason, (array_agg(row_id::text order by row_id))[1:%s]
-        from analytics.source_quality_issues group by source_table, reason order by 1
+        select source_table, reason, severity, count(*),
+               (array_agg(row_id::text order by row_id))[1:%s]
+        from analytics.source_quality_issues group by 1, 2, 3 order by 1, 2, 3
         """,
         (per_reason,),
     ).fetchall()
-    return {key: list(ids) for key, ids in rows}
+    return {
+        (table, reason, severity): (int(n), list(ids)) for table, reason, severity, n, ids in rows
+    }
 
 
 def quality_issue_counts(conn: psycopg.Connection) -> dict[tuple[str, str, str], int]:
     """Rows of analytics.source_quality_issues per (table, reason, severity)."""
-    rows = conn.execute(
-        "select source_table, reason, severity, count(*) from analytics.source_quality_issues "
-        "group by 1, 2, 3 order by 1, 2, 3"
-    ).fetchall()
-    return {(table, reason, severity): int(count) for table, reason, severity, count in rows}
+    return {key: n for key, (n, _) in quality_issues(conn, per_reason=0).items()}

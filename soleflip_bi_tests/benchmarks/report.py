@@ -183,7 +183,7 @@ def summary_table(results: list[SizeFigures]) -> str:
         "| orders-sensor views, project PG s | day rollover of metabase_inventory_status s "
         "| no-change refresh, PG s | `views refresh --all` with no change, wall s "
         "| worst card p95 ms | order -> view p50 / p95 s | change capture per write µs "
-        "| temp files MB | peak backend MB |",
+        "| temp files MB | peak backend RSS MB (shared buffers it touched included) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for fig in results:

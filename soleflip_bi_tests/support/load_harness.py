@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
-from soleflip_bi.automation.sensors import SENSOR_TAG, WAITING_STATUSES
+from soleflip_bi.automation.sensors import WAITING_STATUSES
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.shared.tags import SENSOR_TAG
 from soleflip_bi.views.registry import Tier
 from soleflip_bi_tests.support.load import Catalogue, RefreshWatcher, ShopWriter, run_worker
 from soleflip_bi_tests.support.ticker import Ticker
