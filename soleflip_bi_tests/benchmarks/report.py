@@ -135,7 +135,9 @@ REMAINING = {
     "latency": "The sensor waits for 2 quiet seconds (one run per burst) and ticks every "
     "2 s; the daemon dequeues every second; starting the run's process imports Dagster and "
     "the code location (2-3 s here); Dagster records each step's events.",
-    "cards": "",
+    "cards": "The inventory cards group the overview's 55,000 cells on every query "
+    "(17-24 ms median at 1M here). An overview without the brand in its grain, or a rollup "
+    "per card, would make them read hundreds of rows.",
 }
 
 
