@@ -301,6 +301,10 @@ def test_named_indexes_exist(materialized, module_demo_database_url: str) -> Non
     assert {"idx_exec_metrics_date", "idx_prod_perf_units", "idx_inv_status_aging"} <= present
 
 
+# RelationAddBlocks extends a bulk insert by at most 64 pages (src/backend/access/heap/hio.c).
+BULK_EXTENSION_BYTES = 64 * 8192
+
+
 def test_materialization_metadata(measured: MeasuredRun) -> None:
     """What the asset page shows for each view is what the database holds and what the run
     took: the count and size PostgreSQL reports, the indexes it has, a first build, and a
@@ -312,7 +316,10 @@ def test_materialization_metadata(measured: MeasuredRun) -> None:
         meta = event.metadata
         assert meta["dagster/row_count"].value == measured.row_counts[spec.name] > 0
         assert meta["dagster/table_name"].value == f"analytics.{spec.name}"
-        assert meta["size_bytes"].value == measured.sizes[spec.name] > 0
+        # A bulk-loaded relation is extended by several pages at a time (PostgreSQL 16+);
+        # autovacuum may truncate the empty ones at the end after the step measured it.
+        size, now = meta["size_bytes"].value, measured.sizes[spec.name]
+        assert now <= size <= now + BULK_EXTENSION_BYTES and now > 0, (spec.name, size, now)
         assert meta["refresh_mode"].value == "create", spec.name  # never built before
         duration = meta["duration_seconds"].value
         assert isinstance(duration, float)
