@@ -203,6 +203,17 @@ def test_export_writes_one_metabase_file_per_dashboard(tmp_path: Path, capsys) -
     assert str(tmp_path / "out" / "executive.json") in capsys.readouterr().out
 
 
+def test_export_into_a_directory_it_cannot_write_is_one_sentence(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["dashboards", "export", str(blocker / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"soleflip-bi: error: cannot write the dashboards to {blocker / 'out'}: Not a directory\n"
+    )
+
+
 def test_list_and_show_are_the_old_template_endpoints(capsys) -> None:
     assert main(["dashboards", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()

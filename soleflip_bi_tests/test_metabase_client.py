@@ -16,7 +16,7 @@ import pytest
 
 from soleflip_bi.cli.main import main
 from soleflip_bi.dashboards.assets import metabase_dashboards
-from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig
+from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig, connection_details
 from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.templates import DASHBOARDS
@@ -34,14 +34,31 @@ def analytics_url() -> Iterator[str]:
         yield url
 
 
+RELEASES = [48, 50, 53, 57]  # the version profiles of the stand-in (Metabase 0.48 ... 0.57+)
+FIRST_PUSH = {
+    ("POST", "/api/database"): 1,
+    ("POST", "/api/collection"): 1,
+    ("POST", "/api/card"): 31,
+    ("POST", "/api/dashboard"): 4,
+    ("PUT", "/api/dashboard/:id"): 4,  # the dashcards
+}
+
+
 @pytest.fixture
-def metabase(monkeypatch: pytest.MonkeyPatch) -> Iterator[MetabaseStandIn]:
-    standin = MetabaseStandIn()
+def metabase(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """The stand-in of Metabase 0.50, or of the release a test is parametrized with; an API
+    key where the release has them, a login before."""
+    standin = MetabaseStandIn(release=getattr(request, "param", 50))
     with standin.running():
         for name in ("METABASE_USER", "METABASE_PASSWORD", "METABASE_DB_USER", "METABASE_DB_HOST"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("METABASE_URL", standin.url)
-        monkeypatch.setenv("METABASE_API_KEY", standin.api_key)
+        if standin.release >= 49:
+            monkeypatch.setenv("METABASE_API_KEY", standin.api_key)
+        else:
+            monkeypatch.delenv("METABASE_API_KEY", raising=False)
+            monkeypatch.setenv("METABASE_USER", standin.user)
+            monkeypatch.setenv("METABASE_PASSWORD", standin.password)
         yield standin
 
 
@@ -53,26 +70,24 @@ def mutation_counts(metabase: MetabaseStandIn) -> Counter[tuple[str, str]]:
     )
 
 
-@pytest.mark.parametrize("query_shape", ["legacy", "stages"])
+def managed_collections(metabase: MetabaseStandIn) -> dict[int, dict]:
+    return {i: c for i, c in metabase.collections.items() if c["name"] == COLLECTION_NAME}
+
+
+@pytest.mark.parametrize("metabase", RELEASES, indirect=True, ids=lambda r: f"0.{r}")
 def test_second_push_creates_and_changes_nothing(
-    analytics_url: str, metabase: MetabaseStandIn, query_shape: str
+    analytics_url: str, metabase: MetabaseStandIn
 ) -> None:
-    metabase.query_shape = query_shape  # "stages": how Metabase 0.57+ returns native queries
     first = push_dashboards(MetabaseConfig.from_env(), analytics_url)
 
-    assert mutation_counts(metabase) == {
-        ("POST", "/api/database"): 1,
-        ("POST", "/api/collection"): 1,
-        ("POST", "/api/card"): 31,
-        ("POST", "/api/dashboard"): 4,
-        ("PUT", "/api/dashboard/:id"): 4,  # the dashcards
-    }
-    [collection] = metabase.collections.values()
-    assert collection["name"] == COLLECTION_NAME
+    assert mutation_counts(metabase) == FIRST_PUSH
+    [collection] = managed_collections(metabase).values()
+    assert collection["name"] == COLLECTION_NAME and collection["location"] == "/"
     assert {d["name"]: len(d["dashcards"]) for d in metabase.dashboards.values()} == (
         CARDS_PER_DASHBOARD
     )
     assert all(card["collection_id"] == collection["id"] for card in metabase.cards.values())
+    assert first.version == f"v0.{metabase.release}.2"
 
     metabase.calls.clear()
     second = push_dashboards(MetabaseConfig.from_env(), analytics_url)
@@ -81,6 +96,259 @@ def test_second_push_creates_and_changes_nothing(
     assert second.progress.changes() == []
     assert second.dashboard_ids == first.dashboard_ids
     assert len(metabase.cards) == 31 and len(metabase.dashboards) == 4
+
+
+@pytest.mark.parametrize("metabase", RELEASES, indirect=True, ids=lambda r: f"0.{r}")
+def test_ssl_that_metabase_chose_is_never_turned_off(
+    analytics_url: str, metabase: MetabaseStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metabase tries SSL first and keeps it when the server accepts it; a later push,
+    even one that corrects another detail, leaves it on."""
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    [database] = metabase.databases.values()
+    assert "ssl" not in metabase.calls_to("POST", "/api/database")[0].body["details"]
+    assert database["details"]["ssl"] is True
+
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    database["details"]["host"] = "old-host.example"
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+
+    [put] = metabase.calls_to("PUT", f"/api/database/{database['id']}")
+    assert put.body["details"]["ssl"] is True
+    assert database["details"]["ssl"] is True and database["details"]["host"] == "127.0.0.1"
+
+
+def test_ssl_disabled_in_the_url_is_kept_from_the_first_push(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    """Metabase turns SSL on when creating a connection even when told not to; a mode the
+    URL asks for is put back at once, and the next push has nothing to change."""
+    push_dashboards(MetabaseConfig.from_env(), f"{analytics_url}?sslmode=disable")
+    [database] = metabase.databases.values()
+    assert database["details"]["ssl"] is False
+    assert mutation_counts(metabase)[("PUT", "/api/database/:id")] == 1
+    metabase.calls.clear()
+    push_dashboards(MetabaseConfig.from_env(), f"{analytics_url}?sslmode=disable")
+    assert metabase.mutations() == []
+
+
+@pytest.mark.parametrize(
+    ("sslmode", "ssl"),
+    [("require", True), ("verify-ca", True), ("verify-full", True), ("disable", False),
+     ("prefer", None), ("allow", None), (None, None)],
+)  # fmt: skip
+def test_ssl_is_sent_only_when_the_url_asks_for_a_mode(sslmode: str | None, ssl) -> None:
+    url = "postgresql://shop@db.example/shop" + (f"?sslmode={sslmode}" if sslmode else "")
+    assert connection_details(url).get("ssl") is ssl
+
+
+@pytest.mark.parametrize("metabase", [53, 57], indirect=True, ids=lambda r: f"0.{r}")
+def test_cards_moved_into_their_dashboards_are_still_found(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    assert metabase.move_cards_into_dashboards() == 31
+    metabase.calls.clear()
+
+    report = push_dashboards(MetabaseConfig.from_env(), analytics_url)
+
+    assert metabase.mutations() == []
+    assert len(metabase.cards) == 31
+    assert report.progress.counts()["unchanged"] == 31 + 4
+    items = [c for c in metabase.calls if c.path.endswith("/items")]
+    assert all(c.query["show_dashboard_questions"] == ["true"] for c in items)
+
+
+def test_a_card_retitled_after_moving_into_its_dashboard_is_put_back_in_place(
+    analytics_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with MetabaseStandIn(release=53).running() as metabase:
+        monkeypatch.setenv("METABASE_URL", metabase.url)
+        monkeypatch.setenv("METABASE_API_KEY", metabase.api_key)
+        push_dashboards(MetabaseConfig.from_env(), analytics_url)
+        metabase.move_cards_into_dashboards()  # saved by a person: a revision of each card
+        push_dashboards(MetabaseConfig.from_env(), analytics_url)
+        card = next(c for c in metabase.cards.values() if c["name"] == "Dead Stock Count")
+        card["name"] = "Renamed during an upgrade"  # no revision: not an edit by a person
+        metabase.calls.clear()
+
+        push_dashboards(MetabaseConfig.from_env(), analytics_url)
+
+        assert [(c.method, c.path) for c in metabase.mutations()] == [
+            ("PUT", f"/api/card/{card['id']}")
+        ]
+        assert card["name"] == "Dead Stock Count" and card["dashboard_id"] is not None
+
+
+@pytest.mark.parametrize(
+    ("release", "credentials", "message"),
+    [
+        (47, "key", "Metabase v0.47.2 at {url} is older than 0.48, the oldest version"),
+        (47, "login", "Metabase v0.47.2 at {url} is older than 0.48, the oldest version"),
+        (48, "key", "Metabase v0.48.2 at {url} has no API keys (they arrived in 0.49)"),
+    ],
+)
+def test_unsupported_versions_are_refused_before_any_change(
+    analytics_url: str,
+    use_database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,
+    release: int,
+    credentials: str,
+    message: str,
+) -> None:
+    use_database(analytics_url)
+    with MetabaseStandIn(release=release).running() as metabase:
+        monkeypatch.setenv("METABASE_URL", metabase.url)
+        if credentials == "key":
+            monkeypatch.setenv("METABASE_API_KEY", metabase.api_key)
+        else:
+            monkeypatch.delenv("METABASE_API_KEY", raising=False)
+            monkeypatch.setenv("METABASE_USER", metabase.user)
+            monkeypatch.setenv("METABASE_PASSWORD", metabase.password)
+
+        assert main(["dashboards", "push"]) == 2
+
+        [error] = capsys.readouterr().err.splitlines()
+        assert error.startswith("soleflip-bi: error: " + message.format(url=metabase.url))
+        assert [c.path for c in metabase.calls] == ["/api/session/properties"]
+
+
+def test_api_key_of_a_user_who_is_no_administrator_names_the_permission(
+    analytics_url: str, metabase: MetabaseStandIn, use_database, capsys
+) -> None:
+    use_database(analytics_url)
+    metabase.admin = False
+    assert main(["dashboards", "push"]) == 2
+    error = capsys.readouterr().err
+    assert "POST /api/database failed (HTTP 403): You don't have permissions to do that. " in error
+    assert "This needs Metabase administrator rights" in error
+    assert "Traceback" not in error
+    assert metabase.mutations() == [metabase.calls_to("POST", "/api/database")[0]]
+
+
+def test_a_view_hidden_in_metabase_is_still_found(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    metabase.hide_table("metabase_executive_metrics")
+    metabase.calls.clear()
+    push_dashboards(MetabaseConfig.from_env(), analytics_url, sync_timeout=1)
+    assert metabase.mutations() == []
+    metadata = [c for c in metabase.calls if c.path.endswith("/metadata")]
+    assert metadata and all(c.query["include_hidden"] == ["true"] for c in metadata)
+
+
+def test_only_a_top_level_collection_of_nobody_is_adopted(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    personal = metabase.personal_collection_id
+    lookalikes = [
+        {"name": COLLECTION_NAME, "location": f"/{personal}/", "personal_owner_id": None},
+        {"name": COLLECTION_NAME, "location": "/", "personal_owner_id": 1, "is_personal": True},
+    ]
+    for lookalike in lookalikes:
+        collection_id = max(metabase.collections) + 100
+        metabase.collections[collection_id] = {
+            "is_personal": False, **lookalike, "id": collection_id, "archived": False,
+            "description": None,
+        }  # fmt: skip
+    report = push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    created = metabase.collections[report.collection_id]
+    assert created["location"] == "/" and not created["is_personal"]
+    assert report.collection_id not in {
+        c["id"]
+        for c in metabase.collections.values()
+        if c.get("personal_owner_id") or c["location"] != "/"
+    }
+    assert mutation_counts(metabase)[("POST", "/api/collection")] == 1
+
+
+def test_plan_lists_what_push_would_do_and_changes_nothing(
+    analytics_url: str, metabase: MetabaseStandIn, use_database, capsys
+) -> None:
+    use_database(analytics_url)
+    assert main(["dashboards", "plan"]) == 2
+    out = capsys.readouterr().out
+    assert "create    database connection 'SoleFlip Analytics'" in out
+    assert out.count("create    card ") == 31 and out.count("create    dashboard ") == 4
+    assert out.strip().endswith("37 to create, 0 to update, 0 to archive, 0 unchanged")
+    assert metabase.mutations() == []
+
+    assert main(["dashboards", "push"]) == 0
+    capsys.readouterr()
+    assert main(["dashboards", "plan"]) == 0
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("0 to create, 0 to update, 0 to archive, 37 unchanged")
+    )
+
+    card = next(c for c in metabase.cards.values() if c["name"] == "Dead Stock Count")
+    card["display"] = "table"
+    card["dataset_query"]["native"]["query"] += " -- changed"
+    metabase.calls.clear()
+    assert main(["dashboards", "plan"]) == 2
+    [line, summary] = capsys.readouterr().out.strip().splitlines()
+    key = card["description"].split("`")[1]
+    assert line.strip() == (
+        f"update    card {key} (id {card['id']}): display, dataset_query.native.query"
+    )
+    assert summary.endswith("0 to create, 1 to update, 0 to archive, 36 unchanged")
+    assert metabase.mutations() == []
+
+
+def test_plan_failing_exits_1_with_one_sentence(
+    analytics_url: str, metabase: MetabaseStandIn, use_database, monkeypatch, capsys
+) -> None:
+    use_database(analytics_url)
+    monkeypatch.setenv("METABASE_API_KEY", "not-the-key")
+    assert main(["dashboards", "plan"]) == 1
+    [error] = capsys.readouterr().err.splitlines()
+    assert error == (
+        "soleflip-bi: error: Metabase plan stopped: GET /api/database failed (HTTP 401): "
+        "Unauthenticated"
+    )
+
+
+def test_an_object_edited_in_metabase_is_overwritten_only_with_force(
+    analytics_url: str, metabase: MetabaseStandIn, use_database, capsys
+) -> None:
+    use_database(analytics_url)
+    assert main(["dashboards", "push"]) == 0
+    card = next(c for c in metabase.cards.values() if c["name"] == "Dead Stock Count")
+    key = card["description"].split("`")[1]
+    metabase.edit("card", card["id"], name="Zombie sneakers")
+    dashboard = next(d for d in metabase.dashboards.values() if d["name"] == "Executive Dashboard")
+    metabase.edit("dashboard", dashboard["id"], name="Exec (mine)")
+    capsys.readouterr()
+    metabase.calls.clear()
+
+    assert main(["dashboards", "push"]) == 2
+    [error] = capsys.readouterr().err.splitlines()
+    assert error.startswith(
+        "soleflip-bi: error: 2 managed object(s) were edited in Metabase since the last push "
+        "and would be overwritten: "
+    )
+    assert f"card {key} (id {card['id']}) by Jane Doe at " in error
+    assert f"dashboard executive (id {dashboard['id']}) by Jane Doe at " in error
+    assert error.endswith("then `dashboards push --force` to overwrite")
+    assert metabase.mutations() == [] and card["name"] == "Zombie sneakers"
+
+    assert main(["dashboards", "plan"]) == 2
+    out = capsys.readouterr().out
+    assert f"update    card {key} (id {card['id']}): name [edited in Metabase by Jane Doe at" in out
+    assert "`dashboards push --force` overwrites" in out
+
+    assert main(["dashboards", "push", "--force"]) == 0
+    assert card["name"] == "Dead Stock Count" and dashboard["name"] == "Executive Dashboard"
+    assert sorted((c.method, c.path) for c in metabase.mutations()) == [
+        ("PUT", f"/api/card/{card['id']}"),
+        ("PUT", f"/api/dashboard/{dashboard['id']}"),
+    ]
+    capsys.readouterr()
+    assert main(["dashboards", "push"]) == 0  # its own writes are not taken for edits
+    assert "0 created, 0 updated, 35 unchanged" in capsys.readouterr().out
 
 
 def test_field_filters_point_at_the_synced_view_columns(
@@ -139,7 +407,7 @@ def test_session_login_with_user_and_password(
     monkeypatch.setenv("METABASE_USER", metabase.user)
     monkeypatch.setenv("METABASE_PASSWORD", metabase.password)
     report = push_dashboards(MetabaseConfig.from_env(), analytics_url)
-    assert metabase.calls[0].path == "/api/session"
+    assert [c.path for c in metabase.calls[:2]] == ["/api/session/properties", "/api/session"]
     assert set(report.dashboard_ids) == {d.name for d in DASHBOARDS}
 
 
@@ -160,7 +428,7 @@ def test_a_metabase_error_says_where_and_what_was_done(
 
     # Running it again finishes the job without duplicating what was already there.
     assert main(["dashboards", "push"]) == 0
-    assert len(metabase.cards) == 31 and len(metabase.collections) == 1
+    assert len(metabase.cards) == 31 and len(managed_collections(metabase)) == 1
     output = capsys.readouterr().out
     assert output.count("created card") == 29 and output.count("unchanged card") == 2
     assert "found collection" in output and "created collection" not in output
@@ -222,7 +490,7 @@ def test_a_card_dropped_from_the_templates_is_archived_and_connection_drift_corr
     analytics_url: str, metabase: MetabaseStandIn
 ) -> None:
     push_dashboards(MetabaseConfig.from_env(), analytics_url)
-    [collection_id] = metabase.collections
+    [collection_id] = managed_collections(metabase)
     [database] = metabase.databases.values()
     template = next(iter(metabase.cards.values()))
     retired = {**template, "id": 9999, "description": "Managed by soleflip-bi (`executive/old`)"}

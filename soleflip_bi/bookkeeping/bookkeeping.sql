@@ -43,3 +43,15 @@ create table if not exists soleflip_bi.order_accounting (
     full_at     timestamptz not null,
     computed_at timestamptz not null
 );
+
+-- What `dashboards push` last saw of each Metabase object it manages (dashboards/ledger.py):
+-- a stamp that changes when anyone edits the object, so the next push can tell an edit
+-- made in Metabase from its own.
+create table if not exists soleflip_bi.metabase_pushed (
+    metabase_url text not null,
+    model        text not null,
+    object_id    bigint not null,
+    edit_stamp   text not null,
+    pushed_at    timestamptz not null default now(),
+    primary key (metabase_url, model, object_id)
+);

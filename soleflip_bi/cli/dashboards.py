@@ -8,7 +8,7 @@ from pathlib import Path
 
 from soleflip_bi.dashboards.config import MetabaseConfig
 from soleflip_bi.dashboards.export import dashboard_document, export_dashboards
-from soleflip_bi.dashboards.provision import push_dashboards
+from soleflip_bi.dashboards.provision import plan_dashboards, push_dashboards
 from soleflip_bi.dashboards.sync import DEFAULT_SYNC_TIMEOUT_SECONDS
 from soleflip_bi.dashboards.templates import DASHBOARDS, get_dashboard
 from soleflip_bi.database.connection import resolve_database_url
@@ -31,7 +31,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("directory", type=Path)
     export.set_defaults(run=run_export)
 
+    plan = sub.add_parser(
+        "plan",
+        help="what push would create, update or archive, and the fields that differ "
+        "(exit 0: nothing to change, 2: changes pending, 1: error)",
+    )
+    plan.set_defaults(run=run_plan, error_status=1)
+
     push = sub.add_parser("push", help="provision the dashboards into Metabase (idempotent)")
+    push.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite managed objects that were edited in Metabase since the last push",
+    )
     push.add_argument(
         "--sync-timeout",
         type=float,
@@ -79,15 +91,35 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_plan(args: argparse.Namespace) -> int:
+    """Terraform's convention (``plan -detailed-exitcode``): 0 nothing to do, 2 changes
+    pending, 1 an error, so that a deploy script can tell the three apart."""
+    config = MetabaseConfig.from_env()
+    plan = plan_dashboards(config, resolve_database_url())
+    for change in plan.changes:
+        if change.pending:
+            print(f"  {change.line()}")
+    print(f"{config.url}: {plan.summary()}")
+    if plan.conflicts:
+        print(
+            f"{len(plan.conflicts)} of them overwrite edits made in Metabase since the last "
+            "push: `dashboards push` refuses them, `dashboards push --force` overwrites"
+        )
+    return 2 if plan.pending else 0
+
+
 def run_push(args: argparse.Namespace) -> int:
     config = MetabaseConfig.from_env()
-    report = push_dashboards(config, resolve_database_url(), sync_timeout=args.sync_timeout)
+    report = push_dashboards(
+        config, resolve_database_url(), force=args.force, sync_timeout=args.sync_timeout
+    )
     for line in report.progress.lines():
         print(f"  {line}")
     counts = report.progress.counts()
     print(
-        f"{config.url}: {counts['created']} created, {counts['updated']} updated, "
-        f"{counts['unchanged']} unchanged, {counts['archived']} archived"
+        f"{config.url} (Metabase {report.version}): {counts['created']} created, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged, "
+        f"{counts['archived']} archived"
     )
     for name in report.dashboard_ids:
         print(f"  {name}: {report.dashboard_url(name)}")

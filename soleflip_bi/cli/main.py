@@ -1,7 +1,8 @@
 """Entry point of the ``soleflip-bi`` console script.
 
-Errors a user can cause are turned into one sentence and exit status 2; anything
-else is a bug and keeps its traceback.
+Errors a user can cause are turned into one sentence and exit status 2 (1 for
+``dashboards plan``, whose 2 means "changes pending"); anything else is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import sys
 import psycopg
 
 from soleflip_bi.cli import dashboards, db, demo, views
+from soleflip_bi.dashboards.export import ExportFailed
+from soleflip_bi.dashboards.plan import EditedInMetabase
 from soleflip_bi.dashboards.progress import PushFailed
+from soleflip_bi.dashboards.versions import UnsupportedMetabase
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.sources.demo import DemoLoadRefused
@@ -23,6 +27,9 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     DemoLoadRefused,
     RefreshFailed,
     PushFailed,
+    EditedInMetabase,
+    UnsupportedMetabase,
+    ExportFailed,
     EmbeddedServerError,
     psycopg.OperationalError,
     ValueError,
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except USER_ERRORS as exc:
         print(f"soleflip-bi: error: {exc}", file=sys.stderr)
-        return 2
+        return int(getattr(args, "error_status", 2))
 
 
 if __name__ == "__main__":

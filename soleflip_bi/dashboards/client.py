@@ -13,6 +13,19 @@ from soleflip_bi.dashboards.config import MetabaseConfig
 
 REQUEST_TIMEOUT_SECONDS = 30
 
+# What a 403 from these endpoints means; Metabase itself only says "You don't have
+# permissions to do that." (api/check-403 in metabase.api.common).
+PERMISSIONS = (
+    (
+        "/api/database",
+        "Metabase administrator rights (Admin settings > People: the "
+        "Administrators group, for the user or the API key)",
+    ),
+    ("/api/collection", "curate access to the root collection (Our analytics)"),
+    ("/api/card", "curate access to the collection of the dashboards"),
+    ("/api/dashboard", "curate access to the collection of the dashboards"),
+)
+
 
 class MetabaseError(RuntimeError):
     """Metabase refused a request or could not be reached."""
@@ -56,9 +69,17 @@ class MetabaseClient:
             )
         except requests.RequestException as exc:
             raise MetabaseError(method, endpoint, None, f"{self.config.url}: {exc}") from exc
+        if response.status_code == 403:
+            raise MetabaseError(method, endpoint, 403, _permission_message(endpoint, response))
         if not response.ok:
             raise MetabaseError(method, endpoint, response.status_code, _message(response))
         return response.json() if response.content else None
+
+
+def _permission_message(endpoint: str, response: requests.Response) -> str:
+    needed = next((what for prefix, what in PERMISSIONS if endpoint.startswith(prefix)), None)
+    said = _message(response)
+    return f"{said} This needs {needed}." if needed else said
 
 
 def _message(response: requests.Response) -> str:

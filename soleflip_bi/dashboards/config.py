@@ -67,7 +67,8 @@ def connection_details(database_url: str) -> dict[str, Any]:
     Host, database and (by default) user come from the URL the project itself uses;
     METABASE_DB_HOST and METABASE_DB_USER override them (Metabase often reaches the
     database under another name, and should log in as the read-only role), and the
-    password is METABASE_DB_PASSWORD or the URL's.
+    password is METABASE_DB_PASSWORD or the URL's. ``ssl`` is set only when the URL's
+    ``sslmode`` asks for a mode: ``require``/``verify-*`` (true) or ``disable`` (false).
     """
     params = conninfo_to_dict(database_url)
     details: dict[str, Any] = {
@@ -75,10 +76,14 @@ def connection_details(database_url: str) -> dict[str, Any]:
         "port": int(params.get("port") or 5432),
         "dbname": params.get("dbname") or params.get("user") or "postgres",
         "user": os.environ.get("METABASE_DB_USER") or params.get("user") or "postgres",
-        "ssl": params.get("sslmode") in SSL_MODES,
         "schema-filters-type": "inclusion",
         "schema-filters-patterns": ANALYTICS_SCHEMA,
     }
+    sslmode = params.get("sslmode")
+    if sslmode in SSL_MODES or sslmode == "disable":
+        # Asked for: kept. Otherwise Metabase chooses (it tries SSL first and keeps it
+        # when the server accepts it), and a push never changes what it chose.
+        details["ssl"] = sslmode != "disable"
     password = os.environ.get("METABASE_DB_PASSWORD") or params.get("password")
     if password:
         details["password"] = password

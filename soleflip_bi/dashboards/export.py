@@ -43,12 +43,21 @@ def dashboard_document(dashboard: Dashboard) -> dict[str, Any]:
     return document
 
 
+class ExportFailed(OSError):
+    """The export directory cannot be created or written."""
+
+
 def export_dashboards(directory: Path) -> list[Path]:
     """Write ``<dashboard>.json`` for every template into ``directory``; return the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for dashboard in DASHBOARDS:
-        path = directory / f"{dashboard.name}.json"
-        path.write_text(json.dumps(dashboard_document(dashboard), indent=2) + "\n")
-        paths.append(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for dashboard in DASHBOARDS:
+            path = directory / f"{dashboard.name}.json"
+            path.write_text(json.dumps(dashboard_document(dashboard), indent=2) + "\n")
+            paths.append(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = exc.filename or directory
+        raise ExportFailed(f"cannot write the dashboards to {where}: {reason}") from exc
     return paths

@@ -29,8 +29,11 @@ class Progress:
 class PushFailed(RuntimeError):
     """A push stopped part-way; the message says why and what had been done by then."""
 
-    def __init__(self, cause: Exception, progress: Progress) -> None:
+    def __init__(self, cause: Exception, progress: Progress, verb: str = "push") -> None:
         self.cause, self.progress = cause, progress
         done = progress.lines()
+        if verb != "push":
+            super().__init__(f"Metabase {verb} stopped: {cause}")
+            return
         summary = "\n".join(f"  - {line}" for line in done) if done else "  (nothing)"
         super().__init__(f"Metabase push stopped: {cause}\ndone before it stopped:\n{summary}")

@@ -1,47 +1,71 @@
 """Make Metabase show the templates: one collection, its cards and dashboards, idempotently.
 
-Managed objects are found by the marker in their description (``payload.managed_key``)
-inside the managed collection, so titles can change without creating duplicates. Before
-every PUT the desired state is compared with what Metabase returned; equal objects are
-left alone, so a second push changes nothing.
+A push first surveys Metabase without changing anything (``plan_dashboards`` stops there):
+the version (refused below 0.48, API keys below 0.49), the connection, the managed
+collection and the objects that carry our marker (``remote.py``), each compared field by
+field with its template in a version-independent shape (``diff.py``). If any object it
+would overwrite was edited in Metabase since the last push (``ledger.py``), it stops
+before its first write unless forced. Then it creates what is missing, updates what
+differs and archives what no template wants any more; equal objects are left alone, so a
+second push makes no changing call.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from soleflip_bi.dashboards.client import MetabaseClient, MetabaseError
-from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig, connection_details
-from soleflip_bi.dashboards.model import Dashboard
-from soleflip_bi.dashboards.payload import (
-    card_payload,
-    dashboard_payload,
-    dashcard_payload,
-    managed_key,
+from soleflip_bi.dashboards.config import (
+    COLLECTION_NAME,
+    DATABASE_NAME,
+    MetabaseConfig,
+    connection_details,
+)
+from soleflip_bi.dashboards.ledger import Stamps, record_stamps, recorded_stamps
+from soleflip_bi.dashboards.model import Card, Dashboard
+from soleflip_bi.dashboards.payload import card_payload, dashboard_payload, dashcard_payload
+from soleflip_bi.dashboards.plan import (
+    Change,
+    EditedInMetabase,
+    Plan,
+    archive_change,
+    card_change,
+    dashboard_change,
 )
 from soleflip_bi.dashboards.progress import Progress, PushFailed
+from soleflip_bi.dashboards.remote import (
+    Managed,
+    connect,
+    edit_stamp,
+    find_collection,
+    managed_objects,
+)
 from soleflip_bi.dashboards.sync import (
     DEFAULT_SYNC_TIMEOUT_SECONDS,
     SchemaSyncTimeout,
+    details_differing,
     ensure_database,
     field_ids,
+    find_database,
+    lookup_fields,
 )
 from soleflip_bi.dashboards.templates import DASHBOARDS
+from soleflip_bi.dashboards.versions import MetabaseVersion
 
 COLLECTION_DESCRIPTION = (
     "Dashboards managed by soleflip-bi (`soleflip-bi dashboards push`); changes made here "
     "are replaced by the next push."
 )
-DASHCARD_LAYOUT = ("card_id", "row", "col", "size_x", "size_y")
+FieldIds = Mapping[tuple[str, str], int]
 
 
 @dataclass(frozen=True)
 class PushReport:
     metabase_url: str
+    version: str
     database_id: int
     collection_id: int
     dashboard_ids: dict[str, int]
@@ -51,44 +75,137 @@ class PushReport:
         return f"{self.metabase_url}/dashboard/{self.dashboard_ids[name]}"
 
 
-def push_dashboards(
-    config: MetabaseConfig,
-    database_url: str,
-    *,
-    sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
-) -> PushReport:
-    """Provision every template into the Metabase of ``config``; see the module docstring."""
-    progress = Progress()
-    client = MetabaseClient(config)
-    try:
-        client.login()
-        details = connection_details(database_url)
-        database_id, created = ensure_database(client, details, progress)
-        fields = field_ids(
-            client, database_id, needed_fields(), progress, sync_timeout, syncing=created
-        )
-        collection_id = ensure_collection(client, progress)
-        managed = managed_objects(client, collection_id)
-        dashboard_ids: dict[str, int] = {}
+@dataclass
+class Survey:
+    """Metabase as it is, read without changing anything."""
+
+    version: MetabaseVersion
+    details: dict[str, Any]
+    database: tuple[int, dict[str, Any]] | None
+    collection: dict[str, Any] | None
+    managed: Managed
+    stamps: Stamps
+    fields: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def plan(self) -> Plan:
+        changes: list[Change] = []
+        name = repr(DATABASE_NAME)
+        if self.database is None:
+            changes.append(Change("create", "database connection", name))
+        else:
+            database_id, stored = self.database
+            differing = tuple(details_differing(stored, self.details))
+            action = "update" if differing else "unchanged"
+            changes.append(Change(action, "database connection", name, database_id, differing))
+        if self.collection is None:
+            changes.append(Change("create", "collection", repr(COLLECTION_NAME)))
+        else:
+            changes.append(
+                Change("unchanged", "collection", repr(COLLECTION_NAME), self.collection["id"])
+            )
+        database_id = self.database[0] if self.database else None
+        collection_id = self.collection["id"] if self.collection else None
+        placeholders = itertools.count(-1, -1)
         for dashboard in DASHBOARDS:
             card_ids: dict[str, int] = {}
             for card in dashboard.cards:
+                key = dashboard.card_key(card)
+                existing = self.managed["card"].get(key)
                 desired = card_payload(
                     dashboard,
                     card,
                     database_id=database_id,
                     collection_id=collection_id,
-                    field_ref=lambda view, column: fields[(view, column)],
+                    field_ref=lambda view, column: self.fields.get((view, column), -1),
                 )
-                key = dashboard.card_key(card)
-                card_ids[card.key] = _push_card(client, key, managed["card"], desired, progress)
+                changes.append(card_change(key, existing, desired, self.stamps))
+                card_ids[card.key] = int(existing["id"]) if existing else next(placeholders)
+            existing = self.managed["dashboard"].get(dashboard.name)
+            body, dashcards = _dashboard_bodies(dashboard, collection_id, card_ids, existing)
+            changes.append(dashboard_change(dashboard.name, existing, body, dashcards, self.stamps))
+        for model, key, obj in stale(self.managed):
+            changes.append(archive_change(model, key, obj, self.stamps))
+        return Plan(tuple(changes))
+
+
+def plan_dashboards(config: MetabaseConfig, database_url: str) -> Plan:
+    """What ``push_dashboards`` would do now; changes nothing in Metabase or the database."""
+    try:
+        client, version = connect(config)
+        return survey(client, version, config, database_url).plan()
+    except MetabaseError as exc:
+        raise PushFailed(exc, Progress(), verb="plan") from exc
+
+
+def survey(
+    client: MetabaseClient, version: MetabaseVersion, config: MetabaseConfig, database_url: str
+) -> Survey:
+    details = connection_details(database_url)
+    database = find_database(client)
+    collection = find_collection(client)
+    state = Survey(
+        version=version,
+        details=details,
+        database=database,
+        collection=collection,
+        managed=managed_objects(client, collection["id"] if collection else None, version),
+        stamps=recorded_stamps(database_url, config.url),
+    )
+    if database is not None:
+        state.fields = lookup_fields(client, database[0], needed_fields())[0]
+    return state
+
+
+def push_dashboards(
+    config: MetabaseConfig,
+    database_url: str,
+    *,
+    force: bool = False,
+    sync_timeout: float = DEFAULT_SYNC_TIMEOUT_SECONDS,
+) -> PushReport:
+    """Provision every template into the Metabase of ``config``; see the module docstring."""
+    progress = Progress()
+    stamps: Stamps = {}
+    finished = False
+    try:
+        client, version = connect(config)
+        state = survey(client, version, config, database_url)
+        conflicts = state.plan().conflicts
+        if conflicts and not force:
+            raise EditedInMetabase(conflicts)
+        database_id, created = ensure_database(client, state.details, progress)
+        fields = field_ids(
+            client, database_id, needed_fields(), progress, sync_timeout, syncing=created
+        )
+        collection_id = _ensure_collection(client, state.collection, progress)
+        dashboard_ids: dict[str, int] = {}
+        for dashboard in DASHBOARDS:
+            card_ids = {
+                card.key: _push_card(
+                    client,
+                    dashboard,
+                    card,
+                    (database_id, collection_id),
+                    fields,
+                    state,
+                    stamps,
+                    progress,
+                )
+                for card in dashboard.cards
+            }
             dashboard_ids[dashboard.name] = _push_dashboard(
-                client, dashboard, collection_id, card_ids, managed["dashboard"], progress
+                client, dashboard, collection_id, card_ids, state, stamps, progress
             )
-        _archive_stale(client, managed, progress)
+        for model, key, obj in stale(state.managed):
+            client.put(f"/api/{model}/{obj['id']}", {"archived": True})
+            progress.record("archived", f"{model} {key} (id {obj['id']})")
+        finished = True
     except (MetabaseError, SchemaSyncTimeout) as exc:
         raise PushFailed(exc, progress) from exc
-    return PushReport(config.url, database_id, collection_id, dashboard_ids, progress)
+    finally:
+        if stamps or finished:
+            record_stamps(database_url, config.url, stamps, complete=finished)
+    return PushReport(config.url, version.tag, database_id, collection_id, dashboard_ids, progress)
 
 
 def needed_fields() -> dict[str, set[str]]:
@@ -100,16 +217,26 @@ def needed_fields() -> dict[str, set[str]]:
     return needed
 
 
-def ensure_collection(client: MetabaseClient, progress: Progress) -> int:
-    for collection in client.get("/api/collection"):
-        if (
-            collection.get("name") == COLLECTION_NAME
-            and isinstance(collection.get("id"), int)
-            and not collection.get("archived")
-            and collection.get("personal_owner_id") is None
-        ):
-            progress.record("found", f"collection {COLLECTION_NAME!r} (id {collection['id']})")
-            return collection["id"]
+def stale(managed: Managed) -> list[tuple[str, str, dict[str, Any]]]:
+    """Managed objects whose template is gone (archived: Metabase keeps them restorable)."""
+    wanted = {
+        "card": {d.card_key(c) for d in DASHBOARDS for c in d.cards},
+        "dashboard": {d.name for d in DASHBOARDS},
+    }
+    return [
+        (model, key, obj)
+        for model in ("dashboard", "card")
+        for key, obj in managed[model].items()
+        if key not in wanted[model]
+    ]
+
+
+def _ensure_collection(
+    client: MetabaseClient, collection: dict[str, Any] | None, progress: Progress
+) -> int:
+    if collection is not None:
+        progress.record("found", f"collection {COLLECTION_NAME!r} (id {collection['id']})")
+        return int(collection["id"])
     created = client.post(
         "/api/collection",
         {"name": COLLECTION_NAME, "description": COLLECTION_DESCRIPTION, "parent_id": None},
@@ -118,42 +245,41 @@ def ensure_collection(client: MetabaseClient, progress: Progress) -> int:
     return int(created["id"])
 
 
-def managed_objects(client: MetabaseClient, collection_id: int) -> dict[str, dict[str, Any]]:
-    """Cards and dashboards of the collection that carry our marker, by key."""
-    listing = client.get(
-        f"/api/collection/{collection_id}/items", params={"models": ["card", "dashboard"]}
-    )
-    items = listing["data"] if isinstance(listing, dict) else listing
-    managed: dict[str, dict[str, Any]] = {"card": {}, "dashboard": {}}
-    for item in sorted(items, key=lambda i: i["id"]):
-        if item.get("model") not in managed:
-            continue
-        full = client.get(f"/api/{item['model']}/{item['id']}")
-        key = managed_key(full.get("description"))
-        if key is not None:
-            managed[item["model"]].setdefault(key, full)
-    return managed
-
-
 def _push_card(
     client: MetabaseClient,
-    key: str,
-    existing_cards: Mapping[str, dict[str, Any]],
-    desired: dict[str, Any],
+    dashboard: Dashboard,
+    card: Card,
+    ids: tuple[int, int],
+    fields: FieldIds,
+    state: Survey,
+    stamps: Stamps,
     progress: Progress,
 ) -> int:
-    existing = existing_cards.get(key)
+    key = dashboard.card_key(card)
+    database_id, collection_id = ids
+    desired = card_payload(
+        dashboard,
+        card,
+        database_id=database_id,
+        collection_id=collection_id,
+        field_ref=lambda view, column: fields[(view, column)],
+    )
+    existing = state.managed["card"].get(key)
+    change = card_change(key, existing, desired, {})
     if existing is None:
-        created = client.post("/api/card", desired)
-        progress.record("created", f"card {key} (id {created['id']})")
-        return int(created["id"])
-    current = {**existing, "dataset_query": _legacy_native(existing.get("dataset_query"))}
-    if _contains(current, desired):
-        progress.record("unchanged", f"card {key}")
+        card_id = int(client.post("/api/card", desired)["id"])
+        progress.record("created", f"card {key} (id {card_id})")
+    elif change.action == "update":
+        card_id = int(existing["id"])
+        client.put(f"/api/card/{card_id}", desired)
+        progress.record("updated", f"card {key} (id {card_id}): {', '.join(change.fields)}")
     else:
-        client.put(f"/api/card/{existing['id']}", desired)
-        progress.record("updated", f"card {key} (id {existing['id']})")
-    return int(existing["id"])
+        card_id = int(existing["id"])
+        progress.record("unchanged", f"card {key}")
+        stamps[("card", card_id)] = edit_stamp(existing)
+        return card_id
+    stamps[("card", card_id)] = edit_stamp(client.get(f"/api/card/{card_id}"))
+    return card_id
 
 
 def _push_dashboard(
@@ -161,87 +287,52 @@ def _push_dashboard(
     dashboard: Dashboard,
     collection_id: int,
     card_ids: Mapping[str, int],
-    existing_dashboards: Mapping[str, dict[str, Any]],
+    state: Survey,
+    stamps: Stamps,
     progress: Progress,
 ) -> int:
-    body = dashboard_payload(dashboard, collection_id)
-    existing = existing_dashboards.get(dashboard.name)
+    existing = state.managed["dashboard"].get(dashboard.name)
     created = existing is None
     if existing is None:
+        body = dashboard_payload(dashboard, collection_id)
         existing = {**client.post("/api/dashboard", body), "dashcards": []}
         progress.record("created", f"dashboard {dashboard.name} (id {existing['id']})")
-    current = existing.get("dashcards") or []
+    dashboard_id = int(existing["id"])
+    body, dashcards = _dashboard_bodies(dashboard, collection_id, card_ids, existing)
+    change = dashboard_change(dashboard.name, existing, body, dashcards, {})
+    if change.action == "unchanged":
+        progress.record("unchanged", f"dashboard {dashboard.name}")
+        stamps[("dashboard", dashboard_id)] = edit_stamp(existing)
+        return dashboard_id
+    client.put(f"/api/dashboard/{dashboard_id}", {**body, "dashcards": dashcards})
+    if created:
+        progress.record("laid out", f"dashboard {dashboard.name}: {len(dashcards)} cards")
+    else:
+        progress.record(
+            "updated", f"dashboard {dashboard.name} (id {dashboard_id}): {', '.join(change.fields)}"
+        )
+    stamps[("dashboard", dashboard_id)] = edit_stamp(client.get(f"/api/dashboard/{dashboard_id}"))
+    return dashboard_id
+
+
+def _dashboard_bodies(
+    dashboard: Dashboard,
+    collection_id: int | None,
+    card_ids: Mapping[str, int],
+    existing: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The dashboard's own fields and its dashcards, keeping the ids of the dashcards that
+    already show a card (negative ids are new ones, as PUT /api/dashboard/:id wants)."""
+    current = (existing or {}).get("dashcards") or []
     dashcard_ids = {dc["card_id"]: dc["id"] for dc in current if dc.get("card_id")}
-    new_ids = itertools.count(-1, -1)
+    new_ids: Callable[[], int] = itertools.count(-1, -1).__next__
     dashcards = [
         dashcard_payload(
             dashboard,
             card,
             card_id=card_ids[card.key],
-            dashcard_id=dashcard_ids.get(card_ids[card.key]) or next(new_ids),
+            dashcard_id=dashcard_ids.get(card_ids[card.key]) or new_ids(),
         )
         for card in dashboard.cards
     ]
-    if _contains(existing, body) and _same_dashcards(current, dashcards):
-        progress.record("unchanged", f"dashboard {dashboard.name}")
-    else:
-        client.put(f"/api/dashboard/{existing['id']}", {**body, "dashcards": dashcards})
-        progress.record(
-            "laid out" if created else "updated",
-            f"dashboard {dashboard.name} (id {existing['id']}): {len(dashcards)} cards",
-        )
-    return int(existing["id"])
-
-
-def _archive_stale(
-    client: MetabaseClient, managed: Mapping[str, Mapping[str, Any]], progress: Progress
-) -> None:
-    """Archive managed objects whose template is gone (Metabase keeps them restorable)."""
-    wanted = {
-        "card": {d.card_key(c) for d in DASHBOARDS for c in d.cards},
-        "dashboard": {d.name for d in DASHBOARDS},
-    }
-    for kind in ("dashboard", "card"):
-        for key, obj in managed[kind].items():
-            if key not in wanted[kind]:
-                client.put(f"/api/{kind}/{obj['id']}", {"archived": True})
-                progress.record("archived", f"{kind} {key} (id {obj['id']})")
-
-
-def _contains(actual: Any, desired: Any) -> bool:
-    """Whether Metabase's object already holds everything we send (it adds keys of its own)."""
-    if isinstance(desired, dict):
-        return isinstance(actual, dict) and all(
-            _contains(actual.get(key), value) for key, value in desired.items()
-        )
-    if isinstance(desired, list):
-        return (
-            isinstance(actual, list)
-            and len(actual) == len(desired)
-            and all(map(_contains, actual, desired))
-        )
-    return actual == desired
-
-
-def _same_dashcards(current: list[dict[str, Any]], desired: list[dict[str, Any]]) -> bool:
-    def shape(dashcard: dict[str, Any]) -> tuple[Any, ...]:
-        mappings = sorted(
-            # newer versions append an options map to the target; the first two items decide
-            json.dumps([m.get("parameter_id"), m.get("card_id"), m.get("target", [])[:2]])
-            for m in dashcard.get("parameter_mappings") or []
-        )
-        return (*(dashcard.get(key) for key in DASHCARD_LAYOUT), mappings)
-
-    return sorted(map(shape, current), key=repr) == sorted(map(shape, desired), key=repr)
-
-
-def _legacy_native(dataset_query: Any) -> Any:
-    """A native query in the legacy shape, also when Metabase returns the MBQL 5 ``stages`` one."""
-    if not isinstance(dataset_query, dict) or "stages" not in dataset_query:
-        return dataset_query
-    stage = (dataset_query.get("stages") or [{}])[0]
-    return {
-        "type": "native",
-        "database": dataset_query.get("database"),
-        "native": {"query": stage.get("native"), "template-tags": stage.get("template-tags")},
-    }
+    return dashboard_payload(dashboard, collection_id), dashcards

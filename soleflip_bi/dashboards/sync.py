@@ -17,7 +17,9 @@ from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 DEFAULT_SYNC_TIMEOUT_SECONDS = 300.0
 MAX_POLL_SECONDS = 5.0
-DETAILS_COMPARED = ("host", "port", "dbname", "user", "ssl")
+DETAILS_COMPARED = (
+    "host", "port", "dbname", "user", "ssl", "schema-filters-type", "schema-filters-patterns"
+)  # fmt: skip
 
 
 class SchemaSyncTimeout(RuntimeError):
@@ -28,31 +30,52 @@ def ensure_database(
     client: MetabaseClient, details: dict[str, Any], progress: Progress
 ) -> tuple[int, bool]:
     """Id of the managed connection (created or corrected when its details differ), and
-    whether it was created: Metabase syncs a new connection by itself.
-
-    The password cannot be compared (Metabase never returns it), so it is sent only when
-    the connection is created or another detail changes.
-    """
-    listing = client.get("/api/database")
-    databases = listing["data"] if isinstance(listing, dict) else listing
-    match = next((d for d in databases if d.get("name") == DATABASE_NAME), None)
+    whether it was created: Metabase syncs a new connection by itself."""
+    found = find_database(client)
     body = {"name": DATABASE_NAME, "engine": "postgres", "details": details}
-    if match is None:
+    if found is None:
         created = client.post("/api/database", {**body, "is_full_sync": True})
-        progress.record("created", f"database connection {DATABASE_NAME!r} (id {created['id']})")
-        return int(created["id"]), True
-    database_id = int(match["id"])
-    stored = client.get(f"/api/database/{database_id}").get("details") or {}
-    compared = (*DETAILS_COMPARED, "schema-filters-type", "schema-filters-patterns")
-    differing = [key for key in compared if stored.get(key) != details.get(key)]
+        database_id = int(created["id"])
+        progress.record("created", f"database connection {DATABASE_NAME!r} (id {database_id})")
+        if "ssl" in details and (created.get("details") or {}).get("ssl") != details["ssl"]:
+            # Creating tries SSL first and keeps it if it works, whatever was asked; the
+            # update saves the details as sent (warehouses/util.clj test-connection-details).
+            client.put(f"/api/database/{database_id}", body)
+            progress.record("updated", f"database connection (id {database_id}): ssl")
+        return database_id, True
+    database_id, stored = found
+    differing = details_differing(stored, details)
     if differing:
-        client.put(f"/api/database/{database_id}", body)
+        kept = {key: stored[key] for key in ("ssl",) if key in stored and key not in details}
+        client.put(f"/api/database/{database_id}", {**body, "details": {**kept, **details}})
         progress.record(
             "updated", f"database connection (id {database_id}): {', '.join(differing)}"
         )
     else:
         progress.record("found", f"database connection {DATABASE_NAME!r} (id {database_id})")
     return database_id, False
+
+
+def find_database(client: MetabaseClient) -> tuple[int, dict[str, Any]] | None:
+    """The managed connection's id and stored details, if it exists."""
+    listing = client.get("/api/database")
+    databases = listing["data"] if isinstance(listing, dict) else listing
+    match = next((d for d in databases if d.get("name") == DATABASE_NAME), None)
+    if match is None:
+        return None
+    database_id = int(match["id"])
+    return database_id, client.get(f"/api/database/{database_id}").get("details") or {}
+
+
+def details_differing(stored: Mapping[str, Any], details: Mapping[str, Any]) -> list[str]:
+    """The compared details that differ. The password cannot be compared (Metabase never
+    returns it), so it is sent only when something else changes; ``ssl`` only when the
+    project asks for a mode (``connection_details``)."""
+    return [
+        key
+        for key in DETAILS_COMPARED
+        if (key in details or key != "ssl") and stored.get(key) != details.get(key)
+    ]
 
 
 def field_ids(
@@ -67,7 +90,7 @@ def field_ids(
 
     A sync is requested only when something is missing and none is running already.
     """
-    fields, missing = _lookup(client, database_id, needed)
+    fields, missing = lookup_fields(client, database_id, needed)
     if not missing:
         return fields
     if not syncing:
@@ -84,14 +107,17 @@ def field_ids(
             )
         time.sleep(pause)
         pause = min(pause * 2, MAX_POLL_SECONDS)
-        fields, missing = _lookup(client, database_id, needed)
+        fields, missing = lookup_fields(client, database_id, needed)
     return fields
 
 
-def _lookup(
+def lookup_fields(
     client: MetabaseClient, database_id: int, needed: Mapping[str, set[str]]
 ) -> tuple[dict[tuple[str, str], int], set[str]]:
-    metadata = client.get(f"/api/database/{database_id}/metadata")
+    # Hidden tables are left out unless asked for (GET /api/database/:id/metadata).
+    metadata = client.get(
+        f"/api/database/{database_id}/metadata", params={"include_hidden": "true"}
+    )
     tables = {
         table["name"]: {field["name"]: int(field["id"]) for field in table.get("fields") or []}
         for table in metadata.get("tables") or []

@@ -2,11 +2,20 @@
 application database) cannot run here.
 
 It keeps state across calls and implements the endpoints ``soleflip_bi.dashboards`` uses
-the way Metabase 0.48+ answers them, strictly enough to catch a wrong client: the server
-assigns ids, returns objects with keys of its own, redacts passwords, validates field ids
-and dashcard references, and its schema sync reads the real PostgreSQL database that the
-connection points at, in a background thread and after a delay (Metabase's sync is
-asynchronous). Every request is logged, so a test can count the calls that change state.
+the way a given Metabase release answers them (``release``: 47, 48, 50, 53, 57, ...). Each
+behaviour that depends on the release, and each one a client can get wrong, names in a
+comment the Metabase source file (repository metabase/metabase) or API document it
+follows. Beyond that: the server assigns ids, returns objects with keys of its own,
+redacts passwords, validates field ids and dashcard references, and its schema sync reads
+the real PostgreSQL database that the connection points at, in a background thread and
+after a delay (Metabase's sync is asynchronous). Every request is logged, so a test can
+count the calls that change state.
+
+Request bodies are checked against the keys each endpoint's schema declares. Metabase
+ignores an unknown key silently (older endpoints whitelist what they write, newer ones use
+open malli maps, the newest strip undeclared keys); the stand-in refuses one with 400, so
+a client can never rely on a key that some release would drop without a word (as 0.47
+drops ``dashcards``).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +39,38 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 
 REDACTED = "**MetabasePass**"
+# check-superuser -> check-403 with generic-403 (src/metabase/api/common.clj)
+NO_PERMISSION = "You don't have permissions to do that."
+ADMIN = {"id": 1, "email": "admin@example.com", "first_name": "Ada", "last_name": "Admin"}
+ANALYST = {"id": 2, "email": "jane@example.com", "first_name": "Jane", "last_name": "Doe"}
+
+# The keys each request body may hold, from the endpoint's schema in the release's source:
+# POST/PUT /api/card: src/metabase/queries/api/card.clj (src/metabase/api/card.clj before 0.54)
+CARD_KEYS = {
+    "name", "type", "dataset_query", "parameters", "parameter_mappings", "description",
+    "display", "visualization_settings", "collection_id", "collection_position",
+    "result_metadata", "cache_ttl", "archived", "enable_embedding", "embedding_params",
+    "collection_preview", "dashboard_id", "dashboard_tab_id",
+}  # fmt: skip
+# POST/PUT /api/dashboard(/:id): src/metabase/dashboards/api.clj (src/metabase/api/dashboard.clj)
+DASHBOARD_KEYS = {
+    "name", "description", "parameters", "cache_ttl", "collection_id", "collection_position",
+    "caveats", "points_of_interest", "show_in_getting_started", "enable_embedding",
+    "embedding_params", "position", "width", "archived", "auto_apply_filters", "dashcards",
+    "tabs",
+}  # fmt: skip
+DASHCARD_KEYS = {
+    "id", "card_id", "row", "col", "size_x", "size_y", "parameter_mappings", "series",
+    "visualization_settings", "dashboard_tab_id", "action_id", "inline_parameters",
+}  # fmt: skip
+# POST /api/collection: src/metabase/collections/api.clj (src/metabase/api/collection.clj)
+COLLECTION_KEYS = {"name", "description", "parent_id", "namespace", "authority_level"}
+# POST/PUT /api/database(/:id): src/metabase/warehouses/api.clj (src/metabase/api/database.clj)
+DATABASE_KEYS = {
+    "name", "engine", "details", "is_full_sync", "is_on_demand", "schedules",
+    "auto_run_queries", "cache_ttl", "connection_source", "description", "caveats",
+    "points_of_interest", "refingerprint", "settings",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,6 +78,7 @@ class Call:
     method: str
     path: str
     body: Any
+    query: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,11 +98,13 @@ class StandInError(Exception):
 
 @dataclass
 class MetabaseStandIn:
+    release: int = 50  # the 50 of v0.50.x
     api_key: str = "test-api-key"
     user: str = "admin@example.com"
     password: str = "metabase-admin-password"
+    admin: bool = True  # whether the key's / user's group is Administrators
+    ssl_available: bool = True  # whether the PostgreSQL server "accepts" SSL
     sync_delay: float = 0.2
-    query_shape: str = "legacy"  # or "stages": return cards as MBQL 5 (Metabase 0.57+)
     calls: list[Call] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     databases: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -74,6 +119,18 @@ class MetabaseStandIn:
         self._field_ids: dict[tuple[int, str, str, str], int] = {}
         self._sessions: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
+        self._hidden: set[str] = set()
+        # Every user has a personal collection; an administrator sees all of them
+        # (GET /api/collection, src/metabase/collections/api.clj).
+        personal = {"id": next(self._ids), "name": "Ada Admin's Personal Collection",
+                    "location": "/", "archived": False, "personal_owner_id": ADMIN["id"],
+                    "is_personal": True, "description": None}  # fmt: skip
+        self.collections[personal["id"]] = personal
+        self.personal_collection_id = personal["id"]
+
+    @property
+    def tag(self) -> str:
+        return f"v0.{self.release}.2"
 
     # -- test API ------------------------------------------------------------------
 
@@ -99,30 +156,74 @@ class MetabaseStandIn:
         """Calls that create or change something (logging in does not)."""
         return [c for c in self.calls if c.method != "GET" and c.path != "/api/session"]
 
+    def calls_to(self, method: str, path: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.path == path]
+
     def fail(self, method: str, path: str, status: int, message: str, after: int = 0) -> None:
         self.failures.append(Failure(method, path, status, message, after))
+
+    def edit(self, model: str, object_id: int, **changes: Any) -> dict[str, Any]:
+        """What a person does in Metabase's editor: saves the object, which makes a revision
+        (``last-edit-info``) and moves ``updated_at``."""
+        with self._lock:
+            store = self.cards if model == "card" else self.dashboards
+            obj = store[object_id]
+            obj.update(copy.deepcopy(changes))
+            self._saved(obj, ANALYST)
+            return obj
+
+    def move_cards_into_dashboards(self) -> int:
+        """The 0.53+ "move these questions into the dashboard" action for every card that
+        sits on exactly one dashboard: it gets that ``dashboard_id`` and the dashboard's
+        collection (report_card.dashboard_id, migration v52.2024-12-10T10:28:16; offered in
+        0.53, docs/questions/introduction.md: "Questions that live in a dashboard are only
+        visible in that dashboard")."""
+        if self.release < 53:
+            raise RuntimeError(f"Metabase 0.{self.release} has no dashboard questions")
+        with self._lock:
+            on: dict[int, set[int]] = {}
+            for dashboard in self.dashboards.values():
+                for dashcard in dashboard["dashcards"]:
+                    on.setdefault(dashcard["card_id"], set()).add(dashboard["id"])
+            moved = 0
+            for card_id, dashboard_ids in on.items():
+                if len(dashboard_ids) == 1:
+                    [dashboard_id] = dashboard_ids
+                    card = self.cards[card_id]
+                    card["dashboard_id"] = dashboard_id
+                    card["collection_id"] = self.dashboards[dashboard_id]["collection_id"]
+                    self._saved(card, ANALYST)
+                    moved += 1
+            return moved
+
+    def hide_table(self, name: str) -> None:
+        """Admin > Table Metadata > "Hidden": the table's visibility_type becomes hidden."""
+        self._hidden.add(name)
 
     # -- dispatch ------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], headers, body: Any):
         with self._lock:
-            self.calls.append(Call(method, path, body))
+            self.calls.append(Call(method, path, body, query))
             for failure in self.failures:
                 if failure.method == method and failure.path == path:
                     if failure.after == 0:
                         self.failures.remove(failure)
                         raise StandInError(failure.status, {"message": failure.message})
                     failure.after -= 1
-            if path != "/api/session":
-                self._authenticate(headers)
+            caller = None
+            if path not in ("/api/session", "/api/session/properties"):
+                caller = self._authenticate(headers)
             for route_method, pattern, action in self._routes():
                 match = re.fullmatch(pattern, path)
                 if match and route_method == method:
+                    self._caller = caller
                     return action(*map(int, match.groups()), query=query, body=body)
             raise StandInError(404, "API endpoint does not exist.")
 
     def _routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
         return [
+            ("GET", r"/api/session/properties", self._properties),
             ("POST", r"/api/session", self._login),
             ("GET", r"/api/database", self._list_databases),
             ("POST", r"/api/database", self._create_database),
@@ -141,14 +242,30 @@ class MetabaseStandIn:
             ("PUT", r"/api/dashboard/(\d+)", self._update_dashboard),
         ]
 
-    def _authenticate(self, headers) -> None:
-        if headers.get("x-api-key") == self.api_key:
-            return
+    def _authenticate(self, headers) -> dict[str, Any]:
+        # API keys (the X-API-Key header) exist from 0.49; before, the header means nothing
+        # (merge-current-user-info in src/metabase/server/middleware/session.clj reads
+        # x-api-key; the v0.49 docs' "API keys" page).
+        if self.release >= 49 and headers.get("x-api-key") == self.api_key:
+            return ADMIN
         if headers.get("X-Metabase-Session") in self._sessions:
-            return
+            return ADMIN
         raise StandInError(401, "Unauthenticated")
 
+    def _require_admin(self) -> None:
+        # Creating or editing a connection and syncing it is for superusers only
+        # (api/check-superuser in the database API namespace).
+        if not self.admin:
+            raise StandInError(403, NO_PERMISSION)  # a plain-text body
+
     # -- sessions and databases ------------------------------------------------------
+
+    def _properties(self, *, query, body) -> dict[str, Any]:
+        # Public settings, readable without a session (GET /api/session/properties,
+        # src/metabase/session/api.clj); ``version`` is the :version setting
+        # (src/metabase/version/settings.clj: {:tag "v0.50.2" :date ... :hash ...}).
+        return {"version": {"tag": self.tag, "date": "2026-01-01", "branch": "release",
+                            "hash": "0123abc"}, "site-name": "Stand-in"}  # fmt: skip
 
     def _login(self, *, query, body) -> dict[str, Any]:
         if body.get("username") != self.user or body.get("password") != self.password:
@@ -162,18 +279,33 @@ class MetabaseStandIn:
         return {"data": data, "total": len(data)}
 
     def _create_database(self, *, query, body) -> dict[str, Any]:
+        self._require_admin()
+        _closed(body, DATABASE_KEYS)
         _require(body, "name", "engine", "details")
+        details = self._tested_details(dict(body["details"]))
         database = {"id": next(self._ids), "name": body["name"], "engine": body["engine"],
-                    "details": dict(body["details"]), "is_full_sync": True}  # fmt: skip
+                    "details": details, "is_full_sync": True}  # fmt: skip
         self.databases[database["id"]] = database
         self.tables[database["id"]] = []
         self._schedule_sync(database["id"])  # Metabase syncs a new connection by itself
         return self._public_database(database)
 
+    def _tested_details(self, details: dict[str, Any]) -> dict[str, Any]:
+        # Before creating a connection, Metabase tests it with SSL first when the driver has
+        # an ``ssl`` property (postgres does) and keeps ``ssl true`` when that works, whatever
+        # was asked ("test-connection-details", src/metabase/warehouses/util.clj, called by
+        # POST /api/database in src/metabase/warehouses_rest/api.clj; api/database.clj in
+        # older releases). PUT /api/database/:id tests the details as sent and saves them.
+        if not details.get("ssl") and self.ssl_available:
+            details["ssl"] = True
+        return details
+
     def _get_database(self, database_id: int, *, query, body) -> dict[str, Any]:
         return self._public_database(self._find(self.databases, database_id))
 
     def _update_database(self, database_id: int, *, query, body) -> dict[str, Any]:
+        self._require_admin()
+        _closed(body, DATABASE_KEYS)
         database = self._find(self.databases, database_id)
         details = dict(body.get("details") or {})
         if details.get("password") in (None, REDACTED):
@@ -182,13 +314,23 @@ class MetabaseStandIn:
         return self._public_database(database)
 
     def _sync_schema(self, database_id: int, *, query, body) -> dict[str, Any]:
+        self._require_admin()
         self._find(self.databases, database_id)
         self._schedule_sync(database_id)
         return {"status": "ok"}
 
     def _metadata(self, database_id: int, *, query, body) -> dict[str, Any]:
+        # Tables whose visibility_type is set (hidden, technical, cruft) are left out unless
+        # include_hidden=true (GET /api/database/:id/metadata,
+        # src/metabase/warehouses_rest/api.clj; src/metabase/api/database.clj before).
+        include_hidden = query.get("include_hidden") == ["true"]
         database = self._public_database(self._find(self.databases, database_id))
-        return {**database, "tables": copy.deepcopy(self.tables[database_id])}
+        tables = [
+            {**copy.deepcopy(t), "visibility_type": "hidden" if t["name"] in self._hidden else None}
+            for t in self.tables[database_id]
+            if include_hidden or t["name"] not in self._hidden
+        ]
+        return {**database, "tables": tables}
 
     def _public_database(self, database: dict[str, Any]) -> dict[str, Any]:
         public = copy.deepcopy(database)
@@ -232,18 +374,25 @@ class MetabaseStandIn:
         return [root, *copy.deepcopy(list(self.collections.values()))]
 
     def _create_collection(self, *, query, body) -> dict[str, Any]:
+        _closed(body, COLLECTION_KEYS)
         _require(body, "name")
-        if "color" in body:
-            raise StandInError(400, {"errors": {"color": "unknown key"}})
+        parent = body.get("parent_id")
+        location = "/" if parent is None else self._find(self.collections, parent)["location"]
+        location = location if parent is None else f"{location}{parent}/"
         collection = {"id": next(self._ids), "name": body["name"],
-                      "description": body.get("description"), "location": "/",
-                      "archived": False, "personal_owner_id": None}  # fmt: skip
+                      "description": body.get("description"), "location": location,
+                      "archived": False, "personal_owner_id": None,
+                      "is_personal": False}  # fmt: skip
         self.collections[collection["id"]] = collection
         return copy.deepcopy(collection)
 
     def _collection_items(self, collection_id: int, *, query, body) -> dict[str, Any]:
         self._find(self.collections, collection_id)
         models = query.get("models") or ["card", "dashboard"]
+        # From 0.53 a card moved into its dashboard is not an item of the collection unless
+        # show_dashboard_questions=true (src/metabase/collections_rest/api.clj, card-query:
+        # "(when-not show-dashboard-questions? [:= :c.dashboard_id nil])").
+        with_dashboard_questions = query.get("show_dashboard_questions") == ["true"]
         items = [
             {"id": obj["id"], "name": obj["name"], "description": obj.get("description"),
              "model": model}
@@ -251,52 +400,61 @@ class MetabaseStandIn:
             if model in models
             for obj in store.values()
             if obj.get("collection_id") == collection_id and not obj.get("archived")
+            and (model != "card" or obj.get("dashboard_id") is None or with_dashboard_questions)
         ]  # fmt: skip
         return {"total": len(items), "data": items, "models": models}
 
     def _create_card(self, *, query, body) -> dict[str, Any]:
+        _closed(body, CARD_KEYS)
         _require(body, "name", "display", "visualization_settings", "dataset_query")
         self._validate_query(body["dataset_query"])
         self._check_collection(body.get("collection_id"))
-        now = _now()
         card = {**copy.deepcopy(body), "id": next(self._ids), "archived": False,
-                "type": "question", "creator_id": 1, "created_at": now, "updated_at": now,
-                "parameters": []}  # fmt: skip
+                "type": "question", "creator_id": 1, "parameters": [],
+                "dashboard_id": None}  # fmt: skip
+        self._saved(card, self._caller)
         self.cards[card["id"]] = card
-        return self._public_card(card)
+        return self._public_card(card, legacy=False)
 
     def _get_card(self, card_id: int, *, query, body) -> dict[str, Any]:
-        return self._public_card(self._find(self.cards, card_id))
+        legacy = query.get("legacy-mbql") == ["true"]
+        return self._public_card(self._find(self.cards, card_id), legacy=legacy)
 
     def _update_card(self, card_id: int, *, query, body) -> dict[str, Any]:
+        _closed(body, CARD_KEYS)
         card = self._find(self.cards, card_id)
         if "dataset_query" in body:
             self._validate_query(body["dataset_query"])
-        card.update(copy.deepcopy(body), updated_at=_now())
-        return self._public_card(card)
+        if card.get("dashboard_id") is not None and "collection_id" in body:
+            # A dashboard question stays in its dashboard's collection ("actual-collection-id"
+            # in src/metabase/queries_rest/api/card.clj; src/metabase/queries/models/card.clj).
+            dashboard = self.dashboards[card["dashboard_id"]]
+            if body["collection_id"] != dashboard["collection_id"]:
+                raise StandInError(400, "A dashboard question stays in its dashboard's collection")
+        card.update(copy.deepcopy(body))
+        self._saved(card, self._caller)
+        return self._public_card(card, legacy=False)
 
-    def _public_card(self, card: dict[str, Any]) -> dict[str, Any]:
+    def _public_card(self, card: dict[str, Any], legacy: bool) -> dict[str, Any]:
+        # From 0.57 queries are returned in MBQL 5, or legacy with ?legacy-mbql=true
+        # (GET /api/card/:id, src/metabase/queries_rest/api/card.clj: "As of v57, returns
+        # ... as MBQL 5"; docs/developers-guide/api-changelog.md). Legacy input is accepted
+        # by every release (src/metabase/lib_be/models/transforms.clj).
         public = copy.deepcopy(card)
-        query = public["dataset_query"]
-        if self.query_shape == "stages":
-            public["dataset_query"] = {
-                "lib/type": "mbql/query",
-                "database": query["database"],
-                "stages": [{"lib/type": "mbql.stage/native", "native": query["native"]["query"],
-                            "template-tags": query["native"]["template-tags"]}],
-            }  # fmt: skip
+        if self.release >= 57 and not legacy:
+            public["dataset_query"] = _mbql5(public["dataset_query"])
         return public
 
     def _create_dashboard(self, *, query, body) -> dict[str, Any]:
+        _closed(body, DASHBOARD_KEYS - {"dashcards", "tabs"})
         _require(body, "name")
-        if "dashcards" in body:
-            raise StandInError(400, {"errors": {"dashcards": "not accepted on creation"}})
         self._check_collection(body.get("collection_id"))
         dashboard = {"id": next(self._ids), "name": body["name"],
                      "description": body.get("description"),
                      "collection_id": body.get("collection_id"),
                      "parameters": copy.deepcopy(body.get("parameters") or []),
                      "archived": False, "dashcards": [], "tabs": []}  # fmt: skip
+        self._saved(dashboard, self._caller)
         self.dashboards[dashboard["id"]] = dashboard
         return self._public_dashboard(dashboard, with_dashcards=False)
 
@@ -304,13 +462,19 @@ class MetabaseStandIn:
         return self._public_dashboard(self._find(self.dashboards, dashboard_id))
 
     def _update_dashboard(self, dashboard_id: int, *, query, body) -> dict[str, Any]:
+        _closed(body, DASHBOARD_KEYS)
         dashboard = self._find(self.dashboards, dashboard_id)
-        changes = {k: copy.deepcopy(v) for k, v in body.items() if k != "dashcards"}
+        changes = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("dashcards", "tabs")}
         parameter_ids = {p["id"] for p in changes.get("parameters", dashboard["parameters"])}
-        if "dashcards" in body:
-            dashboard_cards = self._replace_dashcards(dashboard, body["dashcards"], parameter_ids)
-            dashboard["dashcards"] = dashboard_cards
+        # Before 0.48 this endpoint writes only the dashboard's own columns
+        # (u/select-keys-when in src/metabase/api/dashboard.clj) and drops ``dashcards``
+        # without a word; 0.48 replaces the whole set (negative ids are new dashcards).
+        if "dashcards" in body and self.release >= 48:
+            dashboard["dashcards"] = self._replace_dashcards(
+                dashboard, body["dashcards"], parameter_ids
+            )
         dashboard.update(changes)
+        self._saved(dashboard, self._caller)
         return self._public_dashboard(dashboard)
 
     def _replace_dashcards(self, dashboard, dashcards: list[dict[str, Any]], parameter_ids):
@@ -320,8 +484,14 @@ class MetabaseStandIn:
         existing = {dc["id"] for dc in dashboard["dashcards"]}
         replaced = []
         for dashcard in dashcards:
+            _closed(dashcard, DASHCARD_KEYS)
             _require(dashcard, "id", "card_id", "row", "col", "size_x", "size_y")
-            self._find(self.cards, dashcard["card_id"])
+            card = self._find(self.cards, dashcard["card_id"])
+            if card.get("dashboard_id") not in (None, dashboard["id"]):
+                # A dashboard question can be on its own dashboard only
+                # (assert-dashcards-are-not-internal-to-other-dashboards,
+                # src/metabase/dashboards_rest/api.clj).
+                raise StandInError(400, f"card {card['id']} belongs to another dashboard")
             if dashcard["id"] >= 0 and dashcard["id"] not in existing:
                 raise StandInError(404, f"dashcard {dashcard['id']} is not on this dashboard")
             for mapping in dashcard.get("parameter_mappings") or []:
@@ -340,11 +510,20 @@ class MetabaseStandIn:
             public.pop("dashcards")
             return public
         for dashcard in public["dashcards"]:
-            dashcard["card"] = self._public_card(self.cards[dashcard["card_id"]])
-            if self.query_shape == "stages":
+            dashcard["card"] = self._public_card(self.cards[dashcard["card_id"]], legacy=False)
+            if self.release >= 57:
                 for mapping in dashcard.get("parameter_mappings") or []:
                     mapping["target"] = [*mapping["target"][:2], {"stage-number": 0}]
         return public
+
+    def _saved(self, obj: dict[str, Any], by: dict[str, Any] | None) -> None:
+        """Every save moves ``updated_at`` (the models' :hook/timestamped?) and makes a
+        revision, shown as ``last-edit-info`` {id, email, first_name, last_name, timestamp}
+        read from the revision table (GET /api/revision?entity=card&id=N lists them)."""
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        obj["updated_at"] = now
+        obj.setdefault("created_at", now)
+        obj["last-edit-info"] = {**(by or ADMIN), "timestamp": now}
 
     # -- validation ------------------------------------------------------------------
 
@@ -367,6 +546,24 @@ class MetabaseStandIn:
         if object_id not in store:
             raise StandInError(404, "Not found.")
         return store[object_id]
+
+
+def _mbql5(query: dict[str, Any]) -> dict[str, Any]:
+    """A legacy native query as 0.57+ returns it: one native stage, each dimension a field
+    ref with an options map first (src/metabase/lib/convert.cljc ``->pMBQL``;
+    test/metabase/lib/convert_test.cljc, ->pMBQL-native-query-test)."""
+    tags = copy.deepcopy(query["native"].get("template-tags") or {})
+    for tag in tags.values():
+        if tag.get("type") == "dimension":
+            _, field_id, _options = tag["dimension"]
+            options = {"lib/uuid": str(uuid.uuid4()), "base-type": "type/*"}
+            tag["dimension"] = ["field", options, field_id]
+    return {
+        "lib/type": "mbql/query",
+        "database": query["database"],
+        "stages": [{"lib/type": "mbql.stage/native", "native": query["native"]["query"],
+                    "template-tags": tags}],
+    }  # fmt: skip
 
 
 def _read_schema(details: dict[str, Any]) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -393,14 +590,16 @@ def _read_schema(details: dict[str, Any]) -> dict[tuple[str, str], list[tuple[st
     return tables
 
 
+def _closed(body: dict[str, Any], keys: set[str]) -> None:
+    unknown = sorted(set(body) - keys)
+    if unknown:
+        raise StandInError(400, {"errors": {key: "disallowed key" for key in unknown}})
+
+
 def _require(body: dict[str, Any], *keys: str) -> None:
     missing = [key for key in keys if body.get(key) is None]
     if missing:
         raise StandInError(400, {"errors": {key: "value must be given" for key in missing}})
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _handler_for(standin: MetabaseStandIn) -> type[BaseHTTPRequestHandler]:

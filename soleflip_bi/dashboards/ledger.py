@@ -1,0 +1,64 @@
+"""What the last push saw of each managed Metabase object, kept in the shop database.
+
+An object's edit stamp (``remote.edit_stamp``) changes whenever anyone saves it in
+Metabase. The push records the stamp each object has once it is done with it; a stamp
+that differs on the next push means someone edited the object in Metabase since, and the
+push refuses to overwrite it without ``--force``. An object with no record (pushed before
+the ledger existed, or by another shop database) is taken as not edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import psycopg
+
+from soleflip_bi.bookkeeping.baseline import ensure_bookkeeping
+
+# (model, object id) -> edit stamp
+Stamps = dict[tuple[str, int], str]
+
+
+def recorded_stamps(database_url: str, metabase_url: str) -> Stamps:
+    """The stamps recorded for this Metabase; read-only (``dashboards plan`` uses it)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        exists = conn.execute("select to_regclass('soleflip_bi.metabase_pushed')").fetchone()
+        if not exists or exists[0] is None:
+            return {}
+        rows = conn.execute(
+            "select model, object_id, edit_stamp from soleflip_bi.metabase_pushed "
+            "where metabase_url = %s",
+            (metabase_url,),
+        ).fetchall()
+    return {(model, int(object_id)): stamp for model, object_id, stamp in rows}
+
+
+def record_stamps(
+    database_url: str,
+    metabase_url: str,
+    stamps: Mapping[tuple[str, int], str],
+    *,
+    complete: bool,
+) -> None:
+    """Record ``stamps``; ``complete`` (a push that finished) also forgets every object not
+    among them, which is no longer managed. A push that stopped part-way records what it
+    did, so that its own writes are never taken for edits made in Metabase."""
+    with psycopg.connect(database_url) as conn:
+        ensure_bookkeeping(conn)
+        if complete:
+            conn.execute(
+                "delete from soleflip_bi.metabase_pushed where metabase_url = %s",
+                (metabase_url,),
+            )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into soleflip_bi.metabase_pushed (metabase_url, model, object_id, "
+                "edit_stamp) values (%s, %s, %s, %s) on conflict (metabase_url, model, "
+                "object_id) do update set edit_stamp = excluded.edit_stamp, pushed_at = now()",
+                _rows(metabase_url, stamps.items()),
+            )
+
+
+def _rows(metabase_url: str, stamps: Iterable[tuple[tuple[str, int], str]]):
+    for (model, object_id), stamp in sorted(stamps):
+        yield metabase_url, model, object_id, stamp
