@@ -23,7 +23,12 @@ JOBS = [
     "refresh_weekly",
 ]
 SCHEDULES = ["refresh_daily_schedule", "refresh_hourly_schedule", "refresh_weekly_schedule"]
-SENSORS = ["dashboards_automation_sensor", "inventory_changed_sensor", "orders_changed_sensor"]
+SENSORS = [
+    "dashboards_automation_sensor",
+    "inventory_changed_sensor",
+    "metabase_cache_sensor",
+    "orders_changed_sensor",
+]
 
 
 def test_definitions_load_without_any_secret_set() -> None:

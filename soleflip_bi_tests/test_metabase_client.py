@@ -16,11 +16,14 @@ import pytest
 
 from soleflip_bi.cli.main import main
 from soleflip_bi.dashboards.assets import metabase_dashboards
+from soleflip_bi.dashboards.cache import cards_reading
+from soleflip_bi.dashboards.cache_sensor import metabase_cache_sensor
 from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig, connection_details
 from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn
 from soleflip_bi_tests.support.shop import new_shop
 
@@ -509,3 +512,66 @@ def test_a_card_dropped_from_the_templates_is_archived_and_connection_drift_corr
     assert retired["archived"] and not unmanaged["archived"]
     assert unmanaged["collection_id"] == collection_id
     assert database["details"]["host"] == "127.0.0.1"
+
+
+def tick_cache_sensor(instance: dg.DagsterInstance, url: str, cursor: str | None):
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"postgres": PostgresResource(database_url=url)}
+    )
+    return metabase_cache_sensor.evaluate_tick(context)
+
+
+@pytest.mark.parametrize(
+    ("premium", "caching", "said"),
+    [
+        (True, True, "dropped the cached results of {n} cards (metabase_inventory_overview)"),
+        (False, True, "this Metabase cannot drop cached results (POST /api/cache/invalidate "
+                      "needs Pro or Enterprise): cards show cached results until they expire"),
+        (True, False, "caching is off in Metabase (enable-query-caching): nothing to do"),
+    ],
+    ids=["pro", "open-source", "caching-off"],
+)  # fmt: skip
+def test_cards_reading_a_refreshed_view_lose_their_cached_results(
+    analytics_url: str,
+    metabase: MetabaseStandIn,
+    instance: dg.DagsterInstance,
+    premium: bool,
+    caching: bool,
+    said: str,
+) -> None:
+    metabase.premium, metabase.caching = premium, caching
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    reading = {
+        card["id"]
+        for card in metabase.cards.values()
+        if card["description"].split("`")[1] in cards_reading(["metabase_inventory_overview"])
+    }
+    assert len(reading) == 7
+
+    first = tick_cache_sensor(instance, analytics_url, None)
+    assert first.skip_message == "watching the views from now on"
+    quiet = tick_cache_sensor(instance, analytics_url, first.cursor)
+    assert quiet.skip_message == "no view the cards read has refreshed"
+
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(view_asset_key("metabase_inventory_overview"))
+    )
+    after = tick_cache_sensor(instance, analytics_url, quiet.cursor)
+
+    assert after.skip_message == said.format(n=len(reading))
+    assert sorted(metabase.invalidated) == (sorted(reading) if premium and caching else [])
+    again = tick_cache_sensor(instance, analytics_url, after.cursor)
+    assert again.skip_message == "no view the cards read has refreshed"
+    assert len(metabase.invalidated) == (len(reading) if premium and caching else 0)
+
+
+def test_the_cache_sensor_without_metabase_says_so(
+    analytics_url: str, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("METABASE_URL", raising=False)
+    cursor = tick_cache_sensor(instance, analytics_url, None).cursor
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(view_asset_key("metabase_executive_metrics"))
+    )
+    tick = tick_cache_sensor(instance, analytics_url, cursor)
+    assert tick.skip_message == "METABASE_URL is not set: no Metabase cache to invalidate"

@@ -51,6 +51,7 @@ create table if not exists soleflip_bi.metabase_pushed (
     metabase_url text not null,
     model        text not null,
     object_id    bigint not null,
+    object_key   text not null,
     edit_stamp   text not null,
     pushed_at    timestamptz not null default now(),
     primary key (metabase_url, model, object_id)

@@ -58,6 +58,7 @@ def metabase_dashboards(
         metadata={
             "mode": "pushed",
             "metabase_url": dg.MetadataValue.url(report.metabase_url),
+            "metabase_version": report.version,
             "created": counts["created"],
             "updated": counts["updated"],
             "unchanged": counts["unchanged"],

@@ -56,8 +56,13 @@ class MetabaseClient:
     def get(self, endpoint: str, params: dict[str, Any] | None = None) -> Any:
         return self._request("GET", endpoint, params=params)
 
-    def post(self, endpoint: str, body: dict[str, Any] | None = None) -> Any:
-        return self._request("POST", endpoint, json=body or {})
+    def post(
+        self,
+        endpoint: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        return self._request("POST", endpoint, json=body or {}, params=params)
 
     def put(self, endpoint: str, body: dict[str, Any]) -> Any:
         return self._request("PUT", endpoint, json=body)

@@ -17,6 +17,8 @@ from soleflip_bi.bookkeeping.baseline import ensure_bookkeeping
 
 # (model, object id) -> edit stamp
 Stamps = dict[tuple[str, int], str]
+# (model, object id) -> (its key, its edit stamp): what a push records
+Pushed = dict[tuple[str, int], tuple[str, str]]
 
 
 def recorded_stamps(database_url: str, metabase_url: str) -> Stamps:
@@ -33,10 +35,24 @@ def recorded_stamps(database_url: str, metabase_url: str) -> Stamps:
     return {(model, int(object_id)): stamp for model, object_id, stamp in rows}
 
 
+def managed_ids(database_url: str, metabase_url: str, model: str) -> dict[str, int]:
+    """Key -> id of the objects of ``model`` the last push recorded for this Metabase."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        exists = conn.execute("select to_regclass('soleflip_bi.metabase_pushed')").fetchone()
+        if not exists or exists[0] is None:
+            return {}
+        rows = conn.execute(
+            "select object_key, object_id from soleflip_bi.metabase_pushed "
+            "where metabase_url = %s and model = %s",
+            (metabase_url, model),
+        ).fetchall()
+    return {key: int(object_id) for key, object_id in rows}
+
+
 def record_stamps(
     database_url: str,
     metabase_url: str,
-    stamps: Mapping[tuple[str, int], str],
+    pushed: Mapping[tuple[str, int], tuple[str, str]],
     *,
     complete: bool,
 ) -> None:
@@ -53,12 +69,13 @@ def record_stamps(
         with conn.cursor() as cursor:
             cursor.executemany(
                 "insert into soleflip_bi.metabase_pushed (metabase_url, model, object_id, "
-                "edit_stamp) values (%s, %s, %s, %s) on conflict (metabase_url, model, "
-                "object_id) do update set edit_stamp = excluded.edit_stamp, pushed_at = now()",
-                _rows(metabase_url, stamps.items()),
+                "object_key, edit_stamp) values (%s, %s, %s, %s, %s) on conflict "
+                "(metabase_url, model, object_id) do update set object_key = "
+                "excluded.object_key, edit_stamp = excluded.edit_stamp, pushed_at = now()",
+                _rows(metabase_url, pushed.items()),
             )
 
 
-def _rows(metabase_url: str, stamps: Iterable[tuple[tuple[str, int], str]]):
-    for (model, object_id), stamp in sorted(stamps):
-        yield metabase_url, model, object_id, stamp
+def _rows(metabase_url: str, pushed: Iterable[tuple[tuple[str, int], tuple[str, str]]]):
+    for (model, object_id), (key, stamp) in sorted(pushed):
+        yield metabase_url, model, object_id, key, stamp

@@ -24,7 +24,7 @@ from soleflip_bi.dashboards.config import (
     MetabaseConfig,
     connection_details,
 )
-from soleflip_bi.dashboards.ledger import Stamps, record_stamps, recorded_stamps
+from soleflip_bi.dashboards.ledger import Pushed, Stamps, record_stamps, recorded_stamps
 from soleflip_bi.dashboards.model import Card, Dashboard
 from soleflip_bi.dashboards.payload import card_payload, dashboard_payload, dashcard_payload
 from soleflip_bi.dashboards.plan import (
@@ -165,7 +165,7 @@ def push_dashboards(
 ) -> PushReport:
     """Provision every template into the Metabase of ``config``; see the module docstring."""
     progress = Progress()
-    stamps: Stamps = {}
+    stamps: Pushed = {}
     finished = False
     try:
         client, version = connect(config)
@@ -252,7 +252,7 @@ def _push_card(
     ids: tuple[int, int],
     fields: FieldIds,
     state: Survey,
-    stamps: Stamps,
+    stamps: Pushed,
     progress: Progress,
 ) -> int:
     key = dashboard.card_key(card)
@@ -276,9 +276,9 @@ def _push_card(
     else:
         card_id = int(existing["id"])
         progress.record("unchanged", f"card {key}")
-        stamps[("card", card_id)] = edit_stamp(existing)
+        stamps[("card", card_id)] = (key, edit_stamp(existing))
         return card_id
-    stamps[("card", card_id)] = edit_stamp(client.get(f"/api/card/{card_id}"))
+    stamps[("card", card_id)] = (key, edit_stamp(client.get(f"/api/card/{card_id}")))
     return card_id
 
 
@@ -288,7 +288,7 @@ def _push_dashboard(
     collection_id: int,
     card_ids: Mapping[str, int],
     state: Survey,
-    stamps: Stamps,
+    stamps: Pushed,
     progress: Progress,
 ) -> int:
     existing = state.managed["dashboard"].get(dashboard.name)
@@ -302,7 +302,7 @@ def _push_dashboard(
     change = dashboard_change(dashboard.name, existing, body, dashcards, {})
     if change.action == "unchanged":
         progress.record("unchanged", f"dashboard {dashboard.name}")
-        stamps[("dashboard", dashboard_id)] = edit_stamp(existing)
+        stamps[("dashboard", dashboard_id)] = (dashboard.name, edit_stamp(existing))
         return dashboard_id
     client.put(f"/api/dashboard/{dashboard_id}", {**body, "dashcards": dashcards})
     if created:
@@ -311,7 +311,8 @@ def _push_dashboard(
         progress.record(
             "updated", f"dashboard {dashboard.name} (id {dashboard_id}): {', '.join(change.fields)}"
         )
-    stamps[("dashboard", dashboard_id)] = edit_stamp(client.get(f"/api/dashboard/{dashboard_id}"))
+    after = client.get(f"/api/dashboard/{dashboard_id}")
+    stamps[("dashboard", dashboard_id)] = (dashboard.name, edit_stamp(after))
     return dashboard_id
 
 

@@ -104,6 +104,8 @@ class MetabaseStandIn:
     password: str = "metabase-admin-password"
     admin: bool = True  # whether the key's / user's group is Administrators
     ssl_available: bool = True  # whether the PostgreSQL server "accepts" SSL
+    premium: bool = False  # a token with "cache granular controls" (Pro / Enterprise)
+    caching: bool = True  # the enable-query-caching setting
     sync_delay: float = 0.2
     calls: list[Call] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -112,6 +114,7 @@ class MetabaseStandIn:
     collections: dict[int, dict[str, Any]] = field(default_factory=dict)
     cards: dict[int, dict[str, Any]] = field(default_factory=dict)
     dashboards: dict[int, dict[str, Any]] = field(default_factory=dict)
+    invalidated: list[int] = field(default_factory=list)  # cards whose cache was dropped
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -214,6 +217,8 @@ class MetabaseStandIn:
             caller = None
             if path not in ("/api/session", "/api/session/properties"):
                 caller = self._authenticate(headers)
+            elif path == "/api/session/properties":
+                caller = self._authenticated(headers)
             for route_method, pattern, action in self._routes():
                 match = re.fullmatch(pattern, path)
                 if match and route_method == method:
@@ -240,7 +245,14 @@ class MetabaseStandIn:
             ("POST", r"/api/dashboard", self._create_dashboard),
             ("GET", r"/api/dashboard/(\d+)", self._get_dashboard),
             ("PUT", r"/api/dashboard/(\d+)", self._update_dashboard),
+            ("POST", r"/api/cache/invalidate", self._invalidate_cache),
         ]
+
+    def _authenticated(self, headers) -> dict[str, Any] | None:
+        try:
+            return self._authenticate(headers)
+        except StandInError:
+            return None
 
     def _authenticate(self, headers) -> dict[str, Any]:
         # API keys (the X-API-Key header) exist from 0.49; before, the header means nothing
@@ -264,8 +276,12 @@ class MetabaseStandIn:
         # Public settings, readable without a session (GET /api/session/properties,
         # src/metabase/session/api.clj); ``version`` is the :version setting
         # (src/metabase/version/settings.clj: {:tag "v0.50.2" :date ... :hash ...}).
-        return {"version": {"tag": self.tag, "date": "2026-01-01", "branch": "release",
-                            "hash": "0123abc"}, "site-name": "Stand-in"}  # fmt: skip
+        properties = {"version": {"tag": self.tag, "date": "2026-01-01", "branch": "release",
+                                  "hash": "0123abc"}, "site-name": "Stand-in"}  # fmt: skip
+        if self._caller is not None:
+            # enable-query-caching has :visibility :authenticated: shown to a session only.
+            properties["enable-query-caching"] = self.caching
+        return properties
 
     def _login(self, *, query, body) -> dict[str, Any]:
         if body.get("username") != self.user or body.get("password") != self.password:
@@ -524,6 +540,23 @@ class MetabaseStandIn:
         obj["updated_at"] = now
         obj.setdefault("created_at", now)
         obj["last-edit-info"] = {**(by or ADMIN), "timestamp": now}
+
+    def _invalidate_cache(self, *, query, body) -> dict[str, Any]:
+        # POST /api/cache/invalidate?question=ID... (query parameters) from 0.50, in the
+        # open-source tree (src/metabase/cache/api.clj; src/metabase/api/cache.clj at first)
+        # but answering 402 without the "cache granular controls" feature
+        # (premium-features/ee-feature-error); 404 "Nothing to invalidate." when no entry.
+        if self.release < 50:
+            raise StandInError(404, "API endpoint does not exist.")
+        if not self.premium:
+            raise StandInError(402, {"message": "Granular Caching is a paid feature not "
+                                     "currently available to your instance. Please upgrade to "
+                                     "use it. Learn more at metabase.com/upgrade/"})  # fmt: skip
+        ids = [int(i) for i in query.get("question") or []]
+        for card_id in ids:
+            self._find(self.cards, card_id)
+        self.invalidated.extend(ids)
+        return {"count": len(ids), "message": f"Invalidated cache for {len(ids)} queries"}
 
     # -- validation ------------------------------------------------------------------
 
