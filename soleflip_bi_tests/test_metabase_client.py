@@ -19,6 +19,7 @@ from soleflip_bi.dashboards.assets import metabase_dashboards
 from soleflip_bi.dashboards.cache import cards_reading
 from soleflip_bi.dashboards.cache_sensor import metabase_cache_sensor
 from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig, connection_details
+from soleflip_bi.dashboards.plan import EditedInMetabase
 from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.templates import DASHBOARDS
@@ -159,7 +160,32 @@ def test_cards_moved_into_their_dashboards_are_still_found(
     assert len(metabase.cards) == 31
     assert report.progress.counts()["unchanged"] == 31 + 4
     items = [c for c in metabase.calls if c.path.endswith("/items")]
-    assert all(c.query["show_dashboard_questions"] == ["true"] for c in items)
+    assert items and all(c.query["show_dashboard_questions"] == ["true"] for c in items)
+
+
+@pytest.mark.parametrize("metabase", [53, 57], indirect=True, ids=lambda r: f"0.{r}")
+def test_a_retired_card_inside_someone_elses_dashboard_is_found_and_archived(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    """Found only through the collection's items with show_dashboard_questions=true: it is
+    on no managed dashboard."""
+    report = push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    theirs = {"id": 9000, "name": "Theirs", "description": "someone's own dashboard",
+              "collection_id": report.collection_id, "parameters": [], "archived": False,
+              "dashcards": [], "tabs": []}  # fmt: skip
+    metabase.dashboards[9000] = theirs
+    template = next(iter(metabase.cards.values()))
+    retired = {**template, "id": 9999, "dashboard_id": 9000,
+               "description": "Managed by soleflip-bi (`executive/old`)"}  # fmt: skip
+    metabase.cards[9999] = retired
+    theirs["dashcards"] = [{"id": 9001, "card_id": 9999, "row": 0, "col": 0, "size_x": 4,
+                            "size_y": 4, "parameter_mappings": []}]  # fmt: skip
+    metabase.calls.clear()
+
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+
+    assert [(c.method, c.path) for c in metabase.mutations()] == [("PUT", "/api/card/9999")]
+    assert retired["archived"] and not theirs["archived"]
 
 
 def test_a_card_retitled_after_moving_into_its_dashboard_is_put_back_in_place(
@@ -228,6 +254,65 @@ def test_api_key_of_a_user_who_is_no_administrator_names_the_permission(
     assert "This needs Metabase administrator rights" in error
     assert "Traceback" not in error
     assert metabase.mutations() == [metabase.calls_to("POST", "/api/database")[0]]
+
+
+def test_a_user_who_is_no_administrator_can_push_once_the_connection_exists(
+    analytics_url: str, metabase: MetabaseStandIn, use_database, capsys
+) -> None:
+    use_database(analytics_url)
+    assert main(["dashboards", "push"]) == 0
+    metabase.admin = False  # Metabase shows such a user no connection details
+    metabase.calls.clear()
+    capsys.readouterr()
+
+    assert main(["dashboards", "plan"]) == 0
+    assert main(["dashboards", "push"]) == 0
+
+    assert metabase.mutations() == []
+    assert "details are shown to administrators only, so they are not compared" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_push_that_stopped_after_updates_does_not_take_them_for_edits(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    drifted = [c for c in metabase.cards.values() if c["display"] == "scalar"][:2]
+    for card in drifted:
+        card["display"] = "table"  # no revision: changed outside the editor
+    metabase.fail("PUT", f"/api/card/{drifted[1]['id']}", 500, "Unable to save the card")
+    with pytest.raises(PushFailed, match="Unable to save the card"):
+        push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    assert drifted[0]["display"] == "scalar" and drifted[1]["display"] == "table"
+    metabase.calls.clear()
+
+    report = push_dashboards(MetabaseConfig.from_env(), analytics_url)
+
+    assert [(c.method, c.path) for c in metabase.mutations()] == [
+        ("PUT", f"/api/card/{drifted[1]['id']}")
+    ]
+    assert report.progress.changes() == [
+        f"updated card {drifted[1]['description'].split('`')[1]} (id {drifted[1]['id']}): display"
+    ]
+
+
+def test_an_edit_push_leaves_alone_still_counts_when_a_later_push_would_overwrite_it(
+    analytics_url: str, metabase: MetabaseStandIn
+) -> None:
+    """Someone sets a chart option the templates do not set: nothing to put back, but a
+    later push that rewrites the card would lose it, so that one asks for --force."""
+    push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    card = next(c for c in metabase.cards.values() if c["name"] == "Dead Stock Count")
+    settings = {**card["visualization_settings"], "card.title": "Zombies"}
+    metabase.edit("card", card["id"], visualization_settings=settings)
+    metabase.calls.clear()
+
+    assert push_dashboards(MetabaseConfig.from_env(), analytics_url).progress.changes() == []
+    card["dataset_query"]["native"]["query"] += " -- drifted"  # no revision
+    with pytest.raises(EditedInMetabase, match=r"card inventory_management/dead_stock_count"):
+        push_dashboards(MetabaseConfig.from_env(), analytics_url)
+    assert metabase.mutations() == []
 
 
 def test_a_view_hidden_in_metabase_is_still_found(
@@ -528,18 +613,20 @@ def tick_cache_sensor(instance: dg.DagsterInstance, url: str, cursor: str | None
         (False, True, "this Metabase cannot drop cached results (POST /api/cache/invalidate "
                       "needs Pro or Enterprise): cards show cached results until they expire"),
         (True, False, "caching is off in Metabase (enable-query-caching): nothing to do"),
+        (None, True, "nothing was cached for the {n} cards reading metabase_inventory_overview"),
     ],
-    ids=["pro", "open-source", "caching-off"],
+    ids=["pro", "open-source", "caching-off", "nothing-cached"],
 )  # fmt: skip
 def test_cards_reading_a_refreshed_view_lose_their_cached_results(
     analytics_url: str,
     metabase: MetabaseStandIn,
     instance: dg.DagsterInstance,
-    premium: bool,
+    premium: bool | None,  # None: Pro, with nothing cached
     caching: bool,
     said: str,
 ) -> None:
-    metabase.premium, metabase.caching = premium, caching
+    metabase.premium, metabase.caching = premium is not False, caching
+    metabase.cached = premium is not None
     push_dashboards(MetabaseConfig.from_env(), analytics_url)
     reading = {
         card["id"]
@@ -560,6 +647,7 @@ def test_cards_reading_a_refreshed_view_lose_their_cached_results(
 
     assert after.skip_message == said.format(n=len(reading))
     assert sorted(metabase.invalidated) == (sorted(reading) if premium and caching else [])
+    assert after.run_requests == []
     again = tick_cache_sensor(instance, analytics_url, after.cursor)
     assert again.skip_message == "no view the cards read has refreshed"
     assert len(metabase.invalidated) == (len(reading) if premium and caching else 0)

@@ -14,6 +14,7 @@ import psycopg
 
 from soleflip_bi.cli import dashboards, db, demo, views
 from soleflip_bi.dashboards.export import ExportFailed
+from soleflip_bi.dashboards.ledger import LedgerNotWritten
 from soleflip_bi.dashboards.plan import EditedInMetabase
 from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.versions import UnsupportedMetabase
@@ -30,6 +31,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     EditedInMetabase,
     UnsupportedMetabase,
     ExportFailed,
+    LedgerNotWritten,
     EmbeddedServerError,
     psycopg.OperationalError,
     ValueError,

@@ -57,8 +57,11 @@ def invalidate_cards_reading(
                 "this Metabase cannot drop cached results (POST /api/cache/invalidate needs "
                 "Pro or Enterprise): cards show cached results until they expire",
             )
-        if exc.status != 404:  # 404: "Nothing to invalidate." (nothing was cached)
+        if exc.status != 404:
             raise
+        # 404 "Nothing to invalidate.": none of these cards had a cached result
+        return Invalidation((), f"nothing was cached for the {len(card_ids)} cards reading "
+                            f"{', '.join(views)}")  # fmt: skip
     return Invalidation(
         card_ids, f"dropped the cached results of {len(card_ids)} cards ({', '.join(views)})"
     )

@@ -78,7 +78,17 @@ class MetabaseClient:
             raise MetabaseError(method, endpoint, 403, _permission_message(endpoint, response))
         if not response.ok:
             raise MetabaseError(method, endpoint, response.status_code, _message(response))
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MetabaseError(
+                method,
+                endpoint,
+                response.status_code,
+                f"the answer is not JSON (is {self.config.url} Metabase's address?)",
+            ) from exc
 
 
 def _permission_message(endpoint: str, response: requests.Response) -> str:

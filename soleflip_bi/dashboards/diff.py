@@ -8,10 +8,16 @@ so that the comparison does not depend on the version that answered.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 DASHCARD_LAYOUT = ("card_id", "row", "col", "size_x", "size_y")
+# What a push's PUT replaces: an edit elsewhere (moving a card into its dashboard, say)
+# is never lost by a push.
+CARD_SURFACE = ("name", "description", "display", "visualization_settings", "dataset_query",
+                "collection_id")  # fmt: skip
+DASHBOARD_SURFACE = ("name", "description", "parameters", "collection_id")
 
 
 def differences(actual: Any, desired: Any, path: str = "") -> list[str]:
@@ -87,3 +93,29 @@ def comparable_dashcards(dashcards: list[dict[str, Any]]) -> list[str]:
         return json.dumps([*(dashcard.get(key) for key in DASHCARD_LAYOUT), mappings])
 
     return sorted(map(shape, dashcards))
+
+
+def surface_hash(model: str, obj: dict[str, Any]) -> str:
+    """A hash of what a push would replace of ``obj``, in the version-independent shape."""
+    if model == "card":
+        card = comparable_card(obj)
+        surface: Any = {key: card.get(key) for key in CARD_SURFACE}
+    else:
+        surface = {key: obj.get(key) for key in DASHBOARD_SURFACE}
+        surface["dashcards"] = sorted(
+            json.dumps(
+                [
+                    *(dc.get(key) for key in DASHCARD_LAYOUT),
+                    sorted(
+                        json.dumps([m.get("parameter_id"), (m.get("target") or [])[:2]])
+                        for m in dc.get("parameter_mappings") or []
+                    ),
+                    dc.get("visualization_settings") or {},
+                    [s.get("id") if isinstance(s, dict) else s for s in dc.get("series") or []],
+                ],
+                sort_keys=True,
+            )
+            for dc in obj.get("dashcards") or []
+        )
+    text = json.dumps(surface, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,10 +1,11 @@
 """What the last push saw of each managed Metabase object, kept in the shop database.
 
-An object's edit stamp (``remote.edit_stamp``) changes whenever anyone saves it in
-Metabase. The push records the stamp each object has once it is done with it; a stamp
-that differs on the next push means someone edited the object in Metabase since, and the
-push refuses to overwrite it without ``--force``. An object with no record (pushed before
-the ledger existed, or by another shop database) is taken as not edited.
+An object's edit stamp (``remote.edit_stamp``) holds when it was last saved in Metabase and
+a hash of what a push writes of it. The push records the stamp each object has once it is
+done with it; on the next push, an object saved since and changed in those fields was
+edited in Metabase, and the push refuses to overwrite it without ``--force``. An object
+with no record (pushed before the ledger existed, or by another shop database) is taken as
+not edited.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from collections.abc import Iterable, Mapping
 import psycopg
 
 from soleflip_bi.bookkeeping.baseline import ensure_bookkeeping
+
+
+class LedgerNotWritten(RuntimeError):
+    """A push finished in Metabase but could not record what it saw."""
+
 
 # (model, object id) -> edit stamp
 Stamps = dict[tuple[str, int], str]
@@ -58,7 +64,28 @@ def record_stamps(
 ) -> None:
     """Record ``stamps``; ``complete`` (a push that finished) also forgets every object not
     among them, which is no longer managed. A push that stopped part-way records what it
-    did, so that its own writes are never taken for edits made in Metabase."""
+    did, so that its own writes are never taken for edits made in Metabase.
+
+    When the record cannot be written, a finished push says so in one sentence; a push
+    that stopped keeps its own error, which says more.
+    """
+    try:
+        _write(database_url, metabase_url, pushed, complete)
+    except psycopg.Error as exc:
+        if complete:
+            raise LedgerNotWritten(
+                "the push is done in Metabase, but what it saw could not be recorded in "
+                f"soleflip_bi.metabase_pushed ({str(exc).strip()}); until a push records "
+                "it, the next one takes its own changes for edits made in Metabase"
+            ) from exc
+
+
+def _write(
+    database_url: str,
+    metabase_url: str,
+    pushed: Mapping[tuple[str, int], tuple[str, str]],
+    complete: bool,
+) -> None:
     with psycopg.connect(database_url) as conn:
         ensure_bookkeeping(conn)
         if complete:

@@ -14,7 +14,7 @@ from typing import Any
 
 from soleflip_bi.dashboards.diff import comparable_card, comparable_dashcards, differences
 from soleflip_bi.dashboards.ledger import Stamps
-from soleflip_bi.dashboards.remote import edit_stamp, editor, same_object
+from soleflip_bi.dashboards.remote import edit_stamp, edited_since, editor
 
 PENDING = ("create", "update", "archive")
 
@@ -27,6 +27,7 @@ class Change:
     object_id: int | None = None
     fields: tuple[str, ...] = ()
     edited_by: str | None = None  # set when edited in Metabase since the last push
+    after_sync: bool = False  # compared before Metabase knows every field it filters on
 
     @property
     def pending(self) -> bool:
@@ -34,14 +35,21 @@ class Change:
 
     @property
     def conflict(self) -> bool:
-        """Would overwrite (or archive) an edit made in Metabase."""
-        return self.edited_by is not None and self.action in ("update", "archive")
+        """Would overwrite (or archive) an edit made in Metabase (known only once every
+        field the object filters on is known)."""
+        return (
+            self.edited_by is not None
+            and self.action in ("update", "archive")
+            and not self.after_sync
+        )
 
     def line(self) -> str:
         where = f" (id {self.object_id})" if self.object_id is not None else ""
         text = f"{self.action:<9} {self.model} {self.key}{where}"
         if self.fields:
             text += ": " + ", ".join(self.fields)
+        if self.after_sync:
+            text += " (until Metabase has synced the views)"
         if self.conflict:
             text += f" [edited in Metabase by {self.edited_by}]"
         return text
@@ -82,17 +90,30 @@ class EditedInMetabase(RuntimeError):
         )
 
 
+def stamp_to_record(model: str, obj: Mapping[str, Any], stamps: Stamps) -> str:
+    """The stamp to record for an object a push leaves as it is: its own, unless someone
+    edited it since the last push; then the old one stays, so that a later push that
+    would overwrite that edit (in a field the templates do not set, say) still sees it."""
+    recorded = stamps.get((model, int(obj["id"])))
+    if recorded is not None and edited(model, obj, stamps):
+        return recorded
+    return edit_stamp(model, dict(obj))
+
+
 def edited(model: str, obj: Mapping[str, Any], stamps: Stamps) -> str | None:
     """Who edited ``obj`` in Metabase since the last push recorded it, if anyone did."""
     recorded = stamps.get((model, int(obj["id"])))
-    current = edit_stamp(dict(obj))
-    if recorded is None or not same_object(recorded, current) or recorded == current:
+    if recorded is None or not edited_since(recorded, edit_stamp(model, dict(obj))):
         return None
     return editor(dict(obj))
 
 
 def card_change(
-    key: str, existing: Mapping[str, Any] | None, desired: dict[str, Any], stamps: Stamps
+    key: str,
+    existing: Mapping[str, Any] | None,
+    desired: dict[str, Any],
+    stamps: Stamps,
+    after_sync: bool = False,
 ) -> Change:
     if existing is None:
         return Change("create", "card", key)
@@ -104,6 +125,7 @@ def card_change(
         int(existing["id"]),
         tuple(fields),
         edited("card", existing, stamps),
+        after_sync and bool(fields),
     )
 
 

@@ -34,6 +34,7 @@ from soleflip_bi.dashboards.plan import (
     archive_change,
     card_change,
     dashboard_change,
+    stamp_to_record,
 )
 from soleflip_bi.dashboards.progress import Progress, PushFailed
 from soleflip_bi.dashboards.remote import (
@@ -47,6 +48,7 @@ from soleflip_bi.dashboards.sync import (
     DEFAULT_SYNC_TIMEOUT_SECONDS,
     SchemaSyncTimeout,
     details_differing,
+    details_readable,
     ensure_database,
     field_ids,
     find_database,
@@ -94,7 +96,8 @@ class Survey:
             changes.append(Change("create", "database connection", name))
         else:
             database_id, stored = self.database
-            differing = tuple(details_differing(stored, self.details))
+            readable = details_readable(stored)
+            differing = tuple(details_differing(stored, self.details)) if readable else ()
             action = "update" if differing else "unchanged"
             changes.append(Change(action, "database connection", name, database_id, differing))
         if self.collection is None:
@@ -118,7 +121,9 @@ class Survey:
                     collection_id=collection_id,
                     field_ref=lambda view, column: self.fields.get((view, column), -1),
                 )
-                changes.append(card_change(key, existing, desired, self.stamps))
+                filtered = card.field_filters.values()
+                unsynced = any((card.view, c) not in self.fields for c in filtered)
+                changes.append(card_change(key, existing, desired, self.stamps, unsynced))
                 card_ids[card.key] = int(existing["id"]) if existing else next(placeholders)
             existing = self.managed["dashboard"].get(dashboard.name)
             body, dashcards = _dashboard_bodies(dashboard, collection_id, card_ids, existing)
@@ -177,6 +182,11 @@ def push_dashboards(
         fields = field_ids(
             client, database_id, needed_fields(), progress, sync_timeout, syncing=created
         )
+        if fields != state.fields:  # compared again, now that every field is known
+            state.fields = fields
+            conflicts = state.plan().conflicts
+            if conflicts and not force:
+                raise EditedInMetabase(conflicts)
         collection_id = _ensure_collection(client, state.collection, progress)
         dashboard_ids: dict[str, int] = {}
         for dashboard in DASHBOARDS:
@@ -276,9 +286,9 @@ def _push_card(
     else:
         card_id = int(existing["id"])
         progress.record("unchanged", f"card {key}")
-        stamps[("card", card_id)] = (key, edit_stamp(existing))
+        stamps[("card", card_id)] = (key, stamp_to_record("card", existing, state.stamps))
         return card_id
-    stamps[("card", card_id)] = (key, edit_stamp(client.get(f"/api/card/{card_id}")))
+    stamps[("card", card_id)] = (key, edit_stamp("card", client.get(f"/api/card/{card_id}")))
     return card_id
 
 
@@ -302,7 +312,8 @@ def _push_dashboard(
     change = dashboard_change(dashboard.name, existing, body, dashcards, {})
     if change.action == "unchanged":
         progress.record("unchanged", f"dashboard {dashboard.name}")
-        stamps[("dashboard", dashboard_id)] = (dashboard.name, edit_stamp(existing))
+        kept = stamp_to_record("dashboard", existing, state.stamps)
+        stamps[("dashboard", dashboard_id)] = (dashboard.name, kept)
         return dashboard_id
     client.put(f"/api/dashboard/{dashboard_id}", {**body, "dashcards": dashcards})
     if created:
@@ -312,7 +323,7 @@ def _push_dashboard(
             "updated", f"dashboard {dashboard.name} (id {dashboard_id}): {', '.join(change.fields)}"
         )
     after = client.get(f"/api/dashboard/{dashboard_id}")
-    stamps[("dashboard", dashboard_id)] = (dashboard.name, edit_stamp(after))
+    stamps[("dashboard", dashboard_id)] = (dashboard.name, edit_stamp("dashboard", after))
     return dashboard_id
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from soleflip_bi.dashboards.client import MetabaseClient
 from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig
+from soleflip_bi.dashboards.diff import surface_hash
 from soleflip_bi.dashboards.payload import managed_key
 from soleflip_bi.dashboards.versions import DASHBOARD_QUESTIONS_FROM, MetabaseVersion
 
@@ -77,18 +78,27 @@ def managed_objects(
     return managed
 
 
-def edit_stamp(obj: dict[str, Any]) -> str:
-    """``<created_at>|<last saved>``: the time the object was saved last (its last revision,
-    which Metabase shows as "edited by ...", else its ``updated_at``), after the time it was
-    created, which tells this object from another one that has the same id in a Metabase
-    set up anew at the same address."""
+def edit_stamp(model: str, obj: dict[str, Any]) -> str:
+    """``<created_at>|<last saved>|<what a push replaces>``.
+
+    The time the object was saved last (its last revision, which Metabase shows as "edited
+    by ...", else ``updated_at``) and a hash of the fields a push writes
+    (``diff.surface_hash``). ``created_at`` tells the object from another one with the
+    same id in a Metabase set up anew at the same address.
+    """
     info = obj.get("last-edit-info") or {}
     saved = info.get("timestamp") or obj.get("updated_at") or ""
-    return f"{obj.get('created_at') or ''}|{saved}"
+    return f"{obj.get('created_at') or ''}|{saved}|{surface_hash(model, obj)}"
 
 
-def same_object(recorded: str, current: str) -> bool:
-    return recorded.split("|", 1)[0] == current.split("|", 1)[0]
+def edited_since(recorded: str, current: str) -> bool:
+    """Saved since ``recorded`` and changed in what a push would replace: an edit by a
+    person (a save with a revision) that the push would undo. A change without a save
+    (a migration, say) is put back; a save that changed nothing of ours is no edit."""
+    then, now = recorded.split("|"), current.split("|")
+    if len(then) != 3 or then[0] != now[0]:
+        return False  # recorded in another shape, or another object with the same id
+    return then[1] != now[1] and then[2] != now[2]
 
 
 def editor(obj: dict[str, Any]) -> str:

@@ -44,6 +44,13 @@ def ensure_database(
             progress.record("updated", f"database connection (id {database_id}): ssl")
         return database_id, True
     database_id, stored = found
+    if not details_readable(stored):
+        progress.record(
+            "found",
+            f"database connection {DATABASE_NAME!r} (id {database_id}); its details are "
+            "shown to administrators only, so they are not compared",
+        )
+        return database_id, False
     differing = details_differing(stored, details)
     if differing:
         kept = {key: stored[key] for key in ("ssl",) if key in stored and key not in details}
@@ -65,6 +72,12 @@ def find_database(client: MetabaseClient) -> tuple[int, dict[str, Any]] | None:
         return None
     database_id = int(match["id"])
     return database_id, client.get(f"/api/database/{database_id}").get("details") or {}
+
+
+def details_readable(stored: Mapping[str, Any]) -> bool:
+    """Metabase shows a connection's details only to who may edit it: others get none, or
+    ``{"metabase/redacted": "db/details"}`` (redact-db-details in the database model)."""
+    return "host" in stored and "metabase/redacted" not in stored
 
 
 def details_differing(stored: Mapping[str, Any], details: Mapping[str, Any]) -> list[str]:

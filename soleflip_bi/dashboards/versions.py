@@ -18,7 +18,8 @@ API_KEYS_FROM = 49  # API keys (the X-API-Key header) arrived in Metabase 0.49
 DASHBOARD_QUESTIONS_FROM = 53  # a card can live inside its dashboard (``dashboard_id``)
 MBQL5_FROM = 57  # card queries are returned in MBQL 5 (``stages``)
 
-_TAG = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+# v0.50.3, v1.57.0, hotfixes v0.58.5.2, candidates v0.50.0-RC1: the second number counts
+_TAG = re.compile(r"v?(\d+)\.(\d+)")
 
 
 class UnsupportedMetabase(RuntimeError):
@@ -34,7 +35,7 @@ class MetabaseVersion:
     def from_properties(cls, properties: Any) -> MetabaseVersion:
         version = properties.get("version") if isinstance(properties, dict) else None
         tag = str((version or {}).get("tag") or "unknown") if isinstance(version, dict) else ""
-        match = _TAG.fullmatch(tag.strip())
+        match = _TAG.match(tag.strip())
         return cls(tag or "unknown", int(match.group(2)) if match else None)
 
     def at_least(self, release: int) -> bool:

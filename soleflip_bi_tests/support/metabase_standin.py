@@ -105,6 +105,7 @@ class MetabaseStandIn:
     admin: bool = True  # whether the key's / user's group is Administrators
     ssl_available: bool = True  # whether the PostgreSQL server "accepts" SSL
     premium: bool = False  # a token with "cache granular controls" (Pro / Enterprise)
+    cached: bool = True  # whether any card has a cached result to drop
     caching: bool = True  # the enable-query-caching setting
     sync_delay: float = 0.2
     calls: list[Call] = field(default_factory=list)
@@ -311,7 +312,7 @@ class MetabaseStandIn:
         # an ``ssl`` property (postgres does) and keeps ``ssl true`` when that works, whatever
         # was asked ("test-connection-details", src/metabase/warehouses/util.clj, called by
         # POST /api/database in src/metabase/warehouses_rest/api.clj; api/database.clj in
-        # older releases). PUT /api/database/:id tests the details as sent and saves them.
+        # older releases). PUT /api/database/:id only tests them, with no SSL retry.
         if not details.get("ssl") and self.ssl_available:
             details["ssl"] = True
         return details
@@ -323,8 +324,10 @@ class MetabaseStandIn:
         self._require_admin()
         _closed(body, DATABASE_KEYS)
         database = self._find(self.databases, database_id)
-        details = dict(body.get("details") or {})
-        if details.get("password") in (None, REDACTED):
+        # The details sent are merged into the stored ones, a redacted password keeps the
+        # stored one (upsert-sensitive-fields: "(merge (:details database) details)").
+        details = {**database["details"], **(body.get("details") or {})}
+        if details.get("password") == REDACTED:
             details["password"] = database["details"].get("password")
         database.update({k: v for k, v in body.items() if k != "details"}, details=details)
         return self._public_database(database)
@@ -350,6 +353,11 @@ class MetabaseStandIn:
 
     def _public_database(self, database: dict[str, Any]) -> dict[str, Any]:
         public = copy.deepcopy(database)
+        if not self.admin:
+            # Details are for who may edit the connection (redact-db-details,
+            # src/metabase/warehouses/models/database.clj); older releases leave them out.
+            public["details"] = {"metabase/redacted": "db/details"}
+            return public
         if public["details"].get("password"):
             public["details"]["password"] = REDACTED
         return public
@@ -442,8 +450,8 @@ class MetabaseStandIn:
         if "dataset_query" in body:
             self._validate_query(body["dataset_query"])
         if card.get("dashboard_id") is not None and "collection_id" in body:
-            # A dashboard question stays in its dashboard's collection ("actual-collection-id"
-            # in src/metabase/queries_rest/api/card.clj; src/metabase/queries/models/card.clj).
+            # A dashboard question stays in its dashboard's collection: the card model refuses
+            # another one (src/metabase/queries/models/card.clj, before-update).
             dashboard = self.dashboards[card["dashboard_id"]]
             if body["collection_id"] != dashboard["collection_id"]:
                 raise StandInError(400, "A dashboard question stays in its dashboard's collection")
@@ -555,6 +563,8 @@ class MetabaseStandIn:
         ids = [int(i) for i in query.get("question") or []]
         for card_id in ids:
             self._find(self.cards, card_id)
+        if not self.cached:
+            raise StandInError(404, "Nothing to invalidate.")
         self.invalidated.extend(ids)
         return {"count": len(ids), "message": f"Invalidated cache for {len(ids)} queries"}
 
