@@ -638,7 +638,7 @@ def test_cards_reading_a_refreshed_view_lose_their_cached_results(
     first = tick_cache_sensor(instance, analytics_url, None)
     assert first.skip_message == "watching the views from now on"
     quiet = tick_cache_sensor(instance, analytics_url, first.cursor)
-    assert quiet.skip_message == "no view the cards read has refreshed"
+    assert quiet.skip_message == "no view the cards read has changed"
 
     instance.report_runless_asset_event(
         dg.AssetMaterialization(view_asset_key("metabase_inventory_overview"))
@@ -649,17 +649,23 @@ def test_cards_reading_a_refreshed_view_lose_their_cached_results(
     assert sorted(metabase.invalidated) == (sorted(reading) if premium and caching else [])
     assert after.run_requests == []
     again = tick_cache_sensor(instance, analytics_url, after.cursor)
-    assert again.skip_message == "no view the cards read has refreshed"
+    assert again.skip_message == "no view the cards read has changed"
     assert len(metabase.invalidated) == (len(reading) if premium and caching else 0)
 
 
-def test_the_cache_sensor_without_metabase_says_so(
+def test_the_cache_sensor_skips_refreshes_that_changed_nothing_and_says_when_unconfigured(
     analytics_url: str, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("METABASE_URL", raising=False)
+    key = view_asset_key("metabase_executive_metrics")
     cursor = tick_cache_sensor(instance, analytics_url, None).cursor
     instance.report_runless_asset_event(
-        dg.AssetMaterialization(view_asset_key("metabase_executive_metrics"))
+        dg.AssetMaterialization(key, metadata={"refresh_mode": "skipped"})
     )
     tick = tick_cache_sensor(instance, analytics_url, cursor)
+    assert tick.skip_message == "no view the cards read has changed"
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(key, metadata={"refresh_mode": "concurrent"})
+    )
+    tick = tick_cache_sensor(instance, analytics_url, tick.cursor)
     assert tick.skip_message == "METABASE_URL is not set: no Metabase cache to invalidate"
