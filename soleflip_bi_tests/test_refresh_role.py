@@ -21,6 +21,7 @@ from psycopg.conninfo import make_conninfo
 from soleflip_bi.cli.main import main
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.views.dependents import DependentsBlockSwap
 from soleflip_bi.views.materialize import RefreshMode, drop_view, materialize_view
 from soleflip_bi.views.registry import VIEWS, get_view, views_refreshed_on
 from soleflip_bi.views.runs import refresh_views
@@ -196,3 +197,49 @@ def test_without_a_password_no_role_is_created(
     with psycopg.connect(shop) as conn:
         found = conn.execute("select 1 from pg_roles where rolname = %s", (roles["refresh"],))
         assert found.fetchone() is None
+
+
+def test_a_view_of_someone_else_on_top_needs_the_refresh_role_to_hold_its_owners_role(
+    shop: str, roles: dict[str, str]
+) -> None:
+    """The refresh role may drop and own only what its roles own; until it is granted the
+    dependent's owner, a redefinition says so in one sentence and changes nothing."""
+    role, owner = roles["refresh"], roles["app"]
+    assert main(["db", "create-refresh-role", role]) == 0
+    with psycopg.connect(shop, autocommit=True) as conn:
+        who = sql.Identifier(owner)
+        conn.execute(sql.SQL("create role {}").format(who))
+        conn.execute(sql.SQL("grant create, usage on schema public to {}").format(who))
+        conn.execute(sql.SQL("grant usage on schema analytics to {}").format(who))
+        conn.execute(
+            sql.SQL("grant select on analytics.metabase_brand_analytics to {}").format(who)
+        )
+        conn.execute(sql.SQL("set role {}").format(who))
+        conn.execute(
+            "create view public.brand_mail as "
+            "select brand_name from analytics.metabase_brand_analytics"
+        )
+        conn.execute("reset role")
+    spec = get_view("metabase_brand_analytics")
+    changed = redefined(spec, "/* v2 */ " + spec.sql)
+    refresh_url = make_conninfo(shop, user=role)
+
+    with psycopg.connect(refresh_url) as conn, pytest.raises(DependentsBlockSwap) as failure:
+        materialize_view(conn, changed)
+    assert str(failure.value) == (
+        "cannot replace analytics.metabase_brand_analytics: its dependent view "
+        f"public.brand_mail (owner {owner}) could not be dropped: must be owner of view "
+        f"brand_mail; grant role {owner} to the role that refreshes the views, or drop "
+        "public.brand_mail; nothing was changed"
+    )
+
+    with psycopg.connect(shop, autocommit=True) as conn:
+        conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(owner), sql.Identifier(role)))
+    with psycopg.connect(refresh_url) as conn:
+        assert materialize_view(conn, changed).mode is RefreshMode.REBUILD
+    with psycopg.connect(shop) as conn:
+        owned = conn.execute(
+            "select pg_get_userbyid(relowner) from pg_class "
+            "where oid = 'public.brand_mail'::regclass"
+        ).fetchone()[0]
+        assert owned == owner

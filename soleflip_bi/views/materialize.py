@@ -34,6 +34,8 @@ from soleflip_bi.cleaned.facts import FACTS_NAME, facts_current
 from soleflip_bi.cleaned.layer import cleaned_layer_current
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.views.dependents import dependents, recreate
+from soleflip_bi.views.dependents import drop as drop_dependents
 from soleflip_bi.views.registry import Index, ViewSpec
 
 COMMENT_PREFIX = "soleflip_bi definition "
@@ -254,14 +256,18 @@ def _swap(conn: psycopg.Connection, spec: ViewSpec) -> None:
 
     Readers keep reading the old view while the new one builds; the exclusive lock is
     taken only for the renames at the end, and readers waiting on it continue with the
-    new view once we commit.
+    new view once we commit. Views and materialized views of anyone's that read the view
+    are created again on the new one, as they were (``dependents.py``).
     """
     build = spec.name + BUILD_SUFFIX
     conn.execute(sql.SQL("drop materialized view if exists {}").format(qualified(build)))
     _build(conn, spec, build)
     grants = _grants(conn, spec.name)
+    swapped = f"{ANALYTICS_SCHEMA}.{spec.name}"
+    kept = dependents(conn, swapped)
     # Readers queue behind the exclusive lock the swap needs: never keep them waiting long.
     conn.execute("select set_config('lock_timeout', %s, true)", (SWAP_LOCK_TIMEOUT,))
+    drop_dependents(conn, kept, swapped)
     conn.execute(sql.SQL("drop materialized view {}").format(qualified(spec.name)))
     conn.execute(
         sql.SQL("alter materialized view {} rename to {}").format(
@@ -277,6 +283,7 @@ def _swap(conn: psycopg.Connection, spec: ViewSpec) -> None:
         )
     for grant in grants:
         conn.execute(grant)
+    recreate(conn, kept, swapped)
 
 
 def _index_name(index: Index, relation: str, view_name: str) -> str:
