@@ -12,7 +12,7 @@ from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
-from soleflip_bi.views.checks import check_specs_for, run_checks
+from soleflip_bi.views.checks import DRIFT_CHECK, check_specs_for, drift_check, run_checks
 from soleflip_bi.views.lineage import column_lineage
 from soleflip_bi.views.materialize import (
     RefreshMode,
@@ -83,6 +83,8 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
                 selected = context.selected_asset_check_keys
                 if result.mode is RefreshMode.SKIPPED:
                     checks = _carried_or_evaluated(context, conn, spec, key, selected)
+                repaired = bool(result.drift) and result.mode is RefreshMode.REBUILD
+                checks.append(drift_check(key, result.drift, repaired))
         except psycopg.Error as error:
             retry_if_transient(context, error)
             raise
@@ -106,7 +108,7 @@ def _carried_or_evaluated(
     """The checks of a view whose refresh was skipped: the last evaluations carried
     forward; a check never evaluated on this instance is evaluated now."""
     because = "nothing the view reads changed since that evaluation"
-    carried = {k: carried_check(context, k, because) for k in selected}
+    carried = {k: carried_check(context, k, because) for k in selected if k.name != DRIFT_CHECK}
     if all(carried.values()):
         return list(carried.values())
     evaluated = run_checks(conn, spec, key, _column_names(conn, spec))

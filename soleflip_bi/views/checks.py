@@ -23,7 +23,10 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "values_sane": "no negative counts; shares within 0..100 and summing to 100",
     "revenue_reconciles": 'orders and revenue equal a recount straight from sales."order", '
     "per platform",
+    "definition_current": "the live view is the registry's: kind, query and indexes (a "
+    "hand-made change warns, and the refresh that finds it rebuilds the view)",
 }
+DRIFT_CHECK = "definition_current"
 
 # Column names that are counts wherever they appear: never negative.
 COUNT_SUFFIXES = (
@@ -50,6 +53,7 @@ def check_specs_for(spec: ViewSpec, asset_key: dg.AssetKey) -> list[dg.AssetChec
     names = ["grain_unique", "non_empty", "values_sane"]
     if spec.revenue_column:
         names.append("revenue_reconciles")
+    names.append(DRIFT_CHECK)
     return [
         dg.AssetCheckSpec(name, asset=asset_key, description=CHECK_DESCRIPTIONS[name])
         for name in names
@@ -70,6 +74,23 @@ def run_checks(
         dg.AssetCheckResult(check_name=name, asset_key=asset_key, passed=passed, metadata=meta)
         for name, passed, meta in results
     ]
+
+
+def drift_check(
+    asset_key: dg.AssetKey, found: tuple[str, ...], repaired: bool
+) -> dg.AssetCheckResult:
+    """What the refresh found different from the registry before it ran (a warning), and
+    whether it rebuilt the view from the registry."""
+    return dg.AssetCheckResult(
+        check_name=DRIFT_CHECK,
+        asset_key=asset_key,
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "found": dg.MetadataValue.json(list(found)),
+            "repaired_by_rebuild": repaired,
+        },
+    )
 
 
 def _grain_unique(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, bool, dict]:

@@ -36,9 +36,9 @@ from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.dependents import dependents, recreate
 from soleflip_bi.views.dependents import drop as drop_dependents
+from soleflip_bi.views.drift import COMMENT_PREFIX, drift
 from soleflip_bi.views.registry import Index, ViewSpec
 
-COMMENT_PREFIX = "soleflip_bi definition "
 BUILD_SUFFIX = "__build"
 # How long the final swap may wait for readers; on timeout the refresh is retried later.
 SWAP_LOCK_TIMEOUT = "3s"
@@ -59,6 +59,7 @@ class ViewState:
     populated: bool = False
     definition_hash: str | None = None
     indexes: tuple[str, ...] = ()
+    kind: str = "m"  # pg_class.relkind: "v" when someone put a plain view in its place
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class RefreshResult:
     indexes: tuple[str, ...]
     columns: tuple[tuple[str, str], ...] = field(default=())
     inspection: object = None
+    drift: tuple[str, ...] = ()  # what differed from the registry before this refresh
 
 
 def qualified(name: str) -> sql.Identifier:
@@ -81,32 +83,49 @@ def qualified(name: str) -> sql.Identifier:
 def read_state(conn: psycopg.Connection, name: str) -> ViewState:
     row = conn.execute(
         """
-        select m.ispopulated, obj_description(c.oid, 'pg_class'),
+        select c.relkind, coalesce(m.ispopulated, true), obj_description(c.oid, 'pg_class'),
                array(select i.relname from pg_index x join pg_class i on i.oid = x.indexrelid
                      where x.indrelid = c.oid order by i.relname)
-        from pg_matviews m
-        join pg_class c on c.relname = m.matviewname
-        join pg_namespace n on n.oid = c.relnamespace and n.nspname = m.schemaname
-        where m.schemaname = %s and m.matviewname = %s
+        from pg_class c
+        left join pg_matviews m on m.schemaname = %s and m.matviewname = c.relname
+        where c.oid = to_regclass(%s) and c.relkind in ('m', 'v')
         """,
-        (ANALYTICS_SCHEMA, name),
+        (ANALYTICS_SCHEMA, f"{ANALYTICS_SCHEMA}.{name}"),
     ).fetchone()
     if row is None:
         return ViewState(exists=False)
-    populated, comment, indexes = row
+    kind, populated, comment, indexes = row
     stored_hash = comment.removeprefix(COMMENT_PREFIX) if comment else None
-    return ViewState(True, bool(populated), stored_hash, tuple(indexes))
+    return ViewState(True, bool(populated), stored_hash, tuple(indexes), kind)
 
 
 def choose_mode(spec: ViewSpec, state: ViewState) -> RefreshMode:
     if not state.exists:
         return RefreshMode.CREATE
     expected_indexes = {index.name for index in spec.indexes}
-    if state.definition_hash != spec.definition_hash or not expected_indexes <= set(state.indexes):
+    if (
+        state.kind != "m"
+        or state.definition_hash != spec.definition_hash
+        or not expected_indexes <= set(state.indexes)
+    ):
         return RefreshMode.REBUILD
     if not state.populated:
         return RefreshMode.PLAIN
     return RefreshMode.SWAP if spec.swap_refresh else RefreshMode.CONCURRENT
+
+
+def planned_refresh(
+    conn: psycopg.Connection, spec: ViewSpec
+) -> tuple[ViewState, RefreshMode, tuple[str, ...]]:
+    """The view's state, the refresh it needs, and how it differs from the registry: a
+    hand-made change (an index dropped, the query replaced) is repaired by building the
+    view again from the registry."""
+    state = read_state(conn, spec.name)
+    mode = choose_mode(spec, state)
+    drifted = tuple(drift(conn, spec)) if state.exists else ()
+    if drifted and mode in (RefreshMode.PLAIN, RefreshMode.CONCURRENT, RefreshMode.SWAP):
+        mode = RefreshMode.REBUILD
+    return state, mode, drifted
 
 
 def materialize_view(
@@ -128,7 +147,7 @@ def materialize_view(
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
             apply_refresh_settings(conn)
-            mode = choose_mode(spec, read_state(conn, spec.name))
+            state, mode, drifted = planned_refresh(conn, spec)
             # The stored facts are as old as their last rebuild: that is what this view
             # reads, so that is the baseline it records.
             baseline = current_baseline(conn, last_snapshot(conn, FACTS_NAME))
@@ -136,7 +155,7 @@ def materialize_view(
                 conn, spec.name, spec.definition_hash, baseline
             ):
                 return _skipped(conn, spec, time.perf_counter() - started)
-            _apply(conn, spec, mode)
+            _apply(conn, spec, mode, state.kind)
             row_count = _row_count(conn, spec.name)
             record_refresh(conn, spec.name, mode.value, spec.definition_hash, row_count, baseline)
             inspection = inspect(conn) if inspect is not None else None
@@ -150,6 +169,7 @@ def materialize_view(
         indexes=read_state(conn, spec.name).indexes,
         columns=view_columns(conn, spec.name),
         inspection=inspection,
+        drift=drifted,
     )
 
 
@@ -165,7 +185,7 @@ def nothing_to_refresh(
         baseline = current_baseline(conn, last_snapshot(conn, FACTS_NAME))
         results = []
         for spec in specs:
-            mode = choose_mode(spec, read_state(conn, spec.name))
+            _state, mode, _drifted = planned_refresh(conn, spec)
             if mode not in (RefreshMode.CONCURRENT, RefreshMode.SWAP):
                 return None
             if not unchanged_since_last_refresh(conn, spec.name, spec.definition_hash, baseline):
@@ -200,11 +220,11 @@ def view_columns(conn: psycopg.Connection, name: str) -> tuple[tuple[str, str], 
 # -- internals ---------------------------------------------------------------------
 
 
-def _apply(conn: psycopg.Connection, spec: ViewSpec, mode: RefreshMode) -> None:
+def _apply(conn: psycopg.Connection, spec: ViewSpec, mode: RefreshMode, kind: str) -> None:
     if mode is RefreshMode.CREATE:
         _build(conn, spec, spec.name)
     elif mode in (RefreshMode.REBUILD, RefreshMode.SWAP):
-        _swap(conn, spec)
+        _swap(conn, spec, kind)
     elif mode is RefreshMode.CONCURRENT:
         conn.execute(
             sql.SQL("refresh materialized view concurrently {}").format(qualified(spec.name))
@@ -251,7 +271,7 @@ def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
     )
 
 
-def _swap(conn: psycopg.Connection, spec: ViewSpec) -> None:
+def _swap(conn: psycopg.Connection, spec: ViewSpec, kind: str = "m") -> None:
     """Build the new definition beside the old one, then swap names in this transaction.
 
     Readers keep reading the old view while the new one builds; the exclusive lock is
@@ -268,7 +288,8 @@ def _swap(conn: psycopg.Connection, spec: ViewSpec) -> None:
     # Readers queue behind the exclusive lock the swap needs: never keep them waiting long.
     conn.execute("select set_config('lock_timeout', %s, true)", (SWAP_LOCK_TIMEOUT,))
     drop_dependents(conn, kept, swapped)
-    conn.execute(sql.SQL("drop materialized view {}").format(qualified(spec.name)))
+    replaced = sql.SQL("view" if kind == "v" else "materialized view")
+    conn.execute(sql.SQL("drop {} {}").format(replaced, qualified(spec.name)))
     conn.execute(
         sql.SQL("alter materialized view {} rename to {}").format(
             qualified(build), sql.Identifier(spec.name)

@@ -8,6 +8,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.views.drift import drift
 from soleflip_bi.views.materialize import qualified, read_state, view_columns
 from soleflip_bi.views.registry import ViewSpec
 
@@ -25,6 +26,7 @@ class ViewStatus:
     indexes: list[str]
     definition_up_to_date: bool
     column_count: int
+    drift: list[str]  # what differs from the registry (repaired by the next refresh)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -53,6 +55,7 @@ def view_status(conn: psycopg.Connection, spec: ViewSpec) -> ViewStatus:
         indexes=list(state.indexes),
         definition_up_to_date=state.exists and state.definition_hash == spec.definition_hash,
         column_count=len(view_columns(conn, spec.name)),
+        drift=drift(conn, spec) if state.exists else [],
     )
 
 
