@@ -104,8 +104,17 @@ def test_a_view_replaced_by_hand_is_built_again_from_the_registry(
             f"create materialized view analytics.{EXEC} as "
             "select * from analytics.sales_summary_daily limit 3"
         )
+        assert drift(conn, spec) == [
+            f"analytics.{EXEC} carries no definition marker (made by hand?)"
+        ]
         conn.execute(f"comment on materialized view analytics.{EXEC} is '{comment}'")
-        assert "its query is not the registry's SQL (replaced by hand?)" in drift(conn, spec)
+        assert drift(conn, spec) == [
+            "its query is not the registry's SQL (replaced by hand?)",
+            *(f"index {index.name} is missing" for index in spec.indexes),
+        ]
+        conn.execute(f"comment on materialized view analytics.{EXEC} is 'soleflip_bi definition 0'")
+        assert drift(conn, spec) == []  # an older definition: a change, not drift
+        conn.execute(f"comment on materialized view analytics.{EXEC} is '{comment}'")
 
     result = refresh_views(defs, [spec], instance)
 

@@ -418,10 +418,14 @@ def test_a_skipped_refresh_still_reports_every_check(
         "revenue_reconciles",
         "rejected_source_rows",
         "orders_accounted_for",
+        "definition_current",
     }
     for name in ("grain_unique", "revenue_reconciles", "rejected_source_rows"):
         assert evaluations[name].metadata["carried_from_run"].value == first.run_id
     assert evaluations["revenue_reconciles"].passed
+    # Whether the live view is still the registry's is looked at anew on every refresh.
+    assert "carried_from_run" not in evaluations["definition_current"].metadata
+    assert evaluations["definition_current"].passed
     assert [e.message for e in second.all_events if "did not yield" in (e.message or "")] == []
 
 

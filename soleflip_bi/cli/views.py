@@ -1,4 +1,4 @@
-"""``soleflip-bi views``: status, refresh (as recorded Dagster runs) and drop.
+"""``soleflip-bi views``: status, plan, refresh (as recorded Dagster runs) and drop.
 
 A refresh that would find nothing to do (``views/materialize.nothing_to_refresh``) says
 so and starts no run: the views and their checks are as the last run left them.
@@ -12,6 +12,7 @@ import json
 from soleflip_bi.cli.lazy import dagster_side
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
 from soleflip_bi.views.materialize import drop_view, nothing_to_refresh
+from soleflip_bi.views.plan import ViewPlan, plan_view
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec, get_view, views_in_tier
 from soleflip_bi.views.status import view_status
 
@@ -34,6 +35,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--always-run", action="store_true", help="start a Dagster run even when nothing changed"
     )
     refresh.set_defaults(run=run_refresh)
+
+    plan = sub.add_parser(
+        "plan",
+        help="what a refresh of this registry would create, rebuild or leave alone "
+        "(exit 0: nothing, 2: changes pending, 1: error)",
+    )
+    plan.add_argument("name", nargs="?", help="one registered view (default: all)")
+    plan.add_argument(
+        "--diff",
+        action="store_true",
+        help="build each view to rebuild under a temporary name and compare it with the "
+        "live one, key by key (as costly as the rebuild; rolled back)",
+    )
+    plan.set_defaults(run=run_plan, error_status=1)
 
     drop = sub.add_parser("drop", help="drop one registered view")
     drop.add_argument("name")
@@ -63,6 +78,42 @@ def show_status(args: argparse.Namespace) -> int:
             "rebuilds it from the registry"
         )
     return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    specs = [get_view(args.name)] if args.name else list(VIEWS)
+    with connect() as conn:
+        plans = [plan_view(conn, spec, with_diff=args.diff) for spec in specs]
+    print(f"{'view':<32} {'plan':<10} {'last build':>10}")
+    for plan in plans:
+        print(_plan_line(plan))
+        for detail in _plan_details(plan):
+            print(f"  {detail}")
+    pending = [p for p in plans if p.pending]
+    print(f"{len(pending)} of {len(plans)} view(s) would be created or rebuilt")
+    return 2 if pending else 0
+
+
+def _plan_line(plan: ViewPlan) -> str:
+    cost = f"{plan.last_build_seconds:.2f} s" if plan.last_build_seconds is not None else "-"
+    return f"{plan.view:<32} {plan.action:<10} {cost:>10}"
+
+
+def _plan_details(plan: ViewPlan) -> list[str]:
+    details = [f"because {reason}" for reason in plan.reasons]
+    details += [f"created again with it: {label}" for label in plan.dependents if plan.pending]
+    if plan.diff is not None:
+        d = plan.diff
+        details.append(
+            f"diff: {d.live_rows:,} rows live, {d.new_rows:,} rebuilt; keys {d.added:,} added, "
+            f"{d.removed:,} removed, {d.changed:,} changed"
+        )
+        if d.columns_added or d.columns_removed:
+            details.append(
+                f"columns added: {', '.join(d.columns_added) or '-'}; "
+                f"removed: {', '.join(d.columns_removed) or '-'}"
+            )
+    return details
 
 
 def selected_views(args: argparse.Namespace) -> list[ViewSpec]:
