@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
@@ -91,6 +92,10 @@ def _deploy(url: str, home: Path) -> Iterator[Deployment]:
     """dagster-webserver and dagster-daemon on the project's workspace, against ``url``."""
     env = {**os.environ, "SOLEFLIP_DATABASE_URL": url}
     port = _free_port()
+    # Create Dagster's tables first: a webserver and a daemon starting together on an empty
+    # storage database both try, and the loser dies ("type jobs already exists").
+    with dg.DagsterInstance.get():
+        pass
     webserver = start_group(
         [
             str(BIN / "dagster-webserver"),
