@@ -17,6 +17,8 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.shared.settings import refresh_log_retention_days
+
 # A baseline older than this is not trusted: the change log keeps two days (see
 # automation/change_capture.prune_changes), so this leaves a wide margin.
 SKIP_HORIZON = "20 hours"
@@ -112,6 +114,23 @@ def record_refresh(
             baseline.reference_checksum,
         ),
     )
+    prune_refresh_log(conn, name, refresh_log_retention_days())
+
+
+def prune_refresh_log(conn: psycopg.Connection, name: str, days: int) -> int:
+    """Forget the refreshes of ``name`` older than ``days``, except the newest of each mode
+    (what skipping, plans and status read); return how many went."""
+    deleted = conn.execute(
+        """
+        delete from soleflip_bi.refresh_log
+        where view_name = %(name)s
+          and finished_at < now() - make_interval(days => %(days)s)
+          and id <> all (select max(id) from soleflip_bi.refresh_log
+                         where view_name = %(name)s group by mode)
+        """,
+        {"name": name, "days": days},
+    )
+    return deleted.rowcount
 
 
 def unchanged_since_last_refresh(

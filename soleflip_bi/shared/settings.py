@@ -26,3 +26,19 @@ def embedded_dir() -> Path:
 def shop_timezone() -> str:
     """IANA zone of the shop: schedules fire and sale dates are cut in it."""
     return os.environ.get("SOLEFLIP_TIMEZONE", "Europe/Berlin")
+
+
+REFRESH_LOG_DAYS_DEFAULT = 90
+
+
+def refresh_log_retention_days() -> int:
+    """Days ``soleflip_bi.refresh_log`` keeps a refresh (SOLEFLIP_REFRESH_LOG_DAYS, default
+    90); the newest refresh of each view and mode is kept whatever its age."""
+    value = os.environ.get("SOLEFLIP_REFRESH_LOG_DAYS", "").strip()
+    if not value:
+        return REFRESH_LOG_DAYS_DEFAULT
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"SOLEFLIP_REFRESH_LOG_DAYS must be a whole number of days (1 or more), not {value!r}"
+        )
+    return int(value)

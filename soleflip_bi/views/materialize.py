@@ -34,6 +34,7 @@ from soleflip_bi.cleaned.facts import FACTS_NAME, facts_current
 from soleflip_bi.cleaned.layer import cleaned_layer_current
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.shared.settings import refresh_log_retention_days
 from soleflip_bi.views.dependents import dependents, recreate
 from soleflip_bi.views.dependents import drop as drop_dependents
 from soleflip_bi.views.drift import COMMENT_PREFIX, drift
@@ -140,6 +141,7 @@ def materialize_view(
     however many orders arrive meanwhile. The view reads the stored facts as they are:
     maintaining them (``cleaned/facts.py``) is the cleaned layer's step, before this one.
     """
+    refresh_log_retention_days()  # a bad setting stops the refresh before it starts
     ensure_bookkeeping(conn)
     conn.commit()
     started = time.perf_counter()
