@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+PORT   ?= 3000
 
 .PHONY: install demo test test-unit test-slow lint bench clean
 
@@ -13,9 +14,9 @@ $(BIN)/soleflip-bi: pyproject.toml
 
 install: $(BIN)/soleflip-bi
 
-## demo: embedded PostgreSQL + demo data + all views + Dagster UI on http://localhost:3000
+## demo: embedded PostgreSQL + demo data + all views + Dagster UI on http://localhost:$(PORT)
 demo: install
-	$(BIN)/soleflip-bi demo
+	$(BIN)/soleflip-bi demo --port $(PORT)
 
 ## test: the test suite against the embedded PostgreSQL and real Dagster
 test: install

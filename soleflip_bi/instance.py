@@ -63,8 +63,12 @@ def prepare_dagster_environment() -> dict[str, str]:
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", config)
+    project = settings.PROJECT_ROOT / "dagster.yaml"
+    # The project's own home follows the project's settings; an operator's DAGSTER_HOME
+    # keeps the dagster.yaml it has.
+    own = "DAGSTER_HOME" not in os.environ
+    if not config.exists() or (own and config.read_bytes() != project.read_bytes()):
+        shutil.copyfile(project, config)
     env = {"DAGSTER_HOME": str(home), URL_VARIABLE: storage_url()}
     os.environ.update(env)
     return env

@@ -7,6 +7,7 @@ that need only PostgreSQL do not pay for importing Dagster and building the defi
 from __future__ import annotations
 
 import logging
+import time
 
 import dagster as dg
 
@@ -63,6 +64,21 @@ def refresh_everything() -> None:
     dashboards = dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY)
     result = refresh_in_dagster(list(VIEWS), also=dashboards)
     print(f"all {len(VIEWS)} views and the dashboards built (Dagster run {result.run_id})")
+
+
+def daemon_heartbeat_age() -> float | None:
+    """Seconds since a Dagster daemon of this instance last said it was alive, if one did."""
+    prepare_dagster_environment()
+    with dg.DagsterInstance.get() as instance:
+        heartbeats = instance.get_daemon_heartbeats().values()
+    newest = max((h.timestamp for h in heartbeats), default=None)
+    return None if newest is None else max(0.0, time.time() - newest)
+
+
+def forget_daemon_heartbeats() -> None:
+    """After the demo stopped its daemon: nothing of it is alive any more."""
+    with dg.DagsterInstance.get() as instance:
+        instance.wipe_daemon_heartbeats()
 
 
 def dagster_environment() -> dict[str, str]:

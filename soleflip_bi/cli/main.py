@@ -13,6 +13,7 @@ import sys
 import psycopg
 
 from soleflip_bi.cli import dashboards, db, demo, views
+from soleflip_bi.cli.demo import DemoRefused
 from soleflip_bi.dashboards.export import ExportFailed
 from soleflip_bi.dashboards.ledger import LedgerNotWritten
 from soleflip_bi.dashboards.plan import EditedInMetabase
@@ -26,6 +27,7 @@ from soleflip_bi.views.errors import RefreshFailed
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,
     DemoLoadRefused,
+    DemoRefused,
     RefreshFailed,
     PushFailed,
     EditedInMetabase,
