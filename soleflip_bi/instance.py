@@ -16,26 +16,58 @@ from typing import Any
 from dagster._config import Field, StringSource
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
+from psycopg.conninfo import conninfo_to_dict
 
-from soleflip_bi.database.embedded import default_server
+from soleflip_bi.database.embedded import EmbeddedServerError, default_server
 from soleflip_bi.shared import settings
 
 DAGSTER_DATABASE = "dagster"
 URL_VARIABLE = "DAGSTER_POSTGRES_URL"
 
 
+class StorageNotConfigured(EmbeddedServerError):
+    """Dagster's storage would have to be guessed for a shop database of the operator's."""
+
+
 def storage_url(variable: str = URL_VARIABLE) -> str:
     """The storage URL from ``variable``, else the embedded server's ``dagster`` database.
 
     The embedded URL is put into the environment, so the processes Dagster starts (run
-    workers, code servers) inherit it instead of asking the server again.
+    workers, code servers) inherit it instead of asking the server again. When the shop
+    database is on another server (SOLEFLIP_DATABASE_URL), the embedded server is never
+    started behind the operator's back, and its run history never mixed with that
+    database's: Dagster's storage must then be named (stop with one sentence otherwise).
     """
     url = os.environ.get(variable)
     if not url:
+        shop = settings.database_url_override()
+        if shop and not on_embedded_server(shop):
+            raise StorageNotConfigured(
+                f"SOLEFLIP_DATABASE_URL points at {_where(shop)}, not the embedded server, "
+                f"and {variable} is not set: set {variable} to a PostgreSQL database for "
+                "Dagster's run history (a database of that server will do); the embedded "
+                "server is not started for it"
+            )
         server = default_server()
         server.ensure_running()
         url = os.environ[variable] = server.create_database(DAGSTER_DATABASE)
     return url
+
+
+def on_embedded_server(url: str) -> bool:
+    """Whether ``url`` is a database of this checkout's embedded server."""
+    server = default_server()
+    if not server.is_initialised():
+        return False
+    params = conninfo_to_dict(url)
+    host = params.get("hostaddr") or params.get("host") or "localhost"
+    local = host in ("127.0.0.1", "localhost", "::1") or host.startswith("/")
+    return local and int(params.get("port") or 5432) == server.port
+
+
+def _where(url: str) -> str:
+    params = conninfo_to_dict(url)
+    return f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
 
 
 class ShopStorage(DagsterPostgresStorage):

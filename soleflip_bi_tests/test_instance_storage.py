@@ -1,0 +1,80 @@
+"""Dagster's storage is never guessed for a shop database on another server.
+
+With SOLEFLIP_DATABASE_URL on a server of the operator's and DAGSTER_POSTGRES_URL unset, the
+CLI stops with one sentence instead of starting the embedded server to keep the run history
+there (and mixing it with the demo's). "Another server" is the embedded one reached through
+a TCP relay on another port: to the project it is a different server.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from soleflip_bi.cli.main import main
+from soleflip_bi.instance import StorageNotConfigured, on_embedded_server, storage_url
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def other_server(scratch_database_url: str) -> Iterator[str]:
+    """``scratch_database_url`` as if it were on a server of its own (a local TCP relay)."""
+    params = conninfo_to_dict(scratch_database_url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def relay() -> None:
+        with suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", int(params["port"])))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=relay, daemon=True).start()
+    try:
+        yield make_conninfo(scratch_database_url, port=str(port))
+    finally:
+        listener.close()
+
+
+def test_a_shop_on_another_server_needs_dagsters_storage_named(
+    other_server: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", other_server)
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    assert not on_embedded_server(other_server)
+    port = conninfo_to_dict(other_server)["port"]
+
+    assert main(["views", "refresh", "--all", "--always-run"]) == 2
+
+    [error] = capsys.readouterr().err.splitlines()
+    assert error == (
+        f"soleflip-bi: error: SOLEFLIP_DATABASE_URL points at 127.0.0.1:{port}, not the "
+        "embedded server, and DAGSTER_POSTGRES_URL is not set: set DAGSTER_POSTGRES_URL to a "
+        "PostgreSQL database for Dagster's run history (a database of that server will do); "
+        "the embedded server is not started for it"
+    )
+    with pytest.raises(StorageNotConfigured):
+        storage_url()
+
+
+def test_a_database_of_the_embedded_server_keeps_the_embedded_storage(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", scratch_database_url)
+    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
+    assert on_embedded_server(scratch_database_url)
+    assert storage_url().endswith("/dagster")
