@@ -24,6 +24,7 @@ JOBS = [
 ]
 SCHEDULES = ["refresh_daily_schedule", "refresh_hourly_schedule", "refresh_weekly_schedule"]
 SENSORS = [
+    "alerts_sensor",
     "dashboards_automation_sensor",
     "inventory_changed_sensor",
     "metabase_cache_sensor",
