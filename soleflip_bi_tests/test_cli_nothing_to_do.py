@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from soleflip_bi.cli.main import main
+from soleflip_bi.views.registry import VIEWS
 from soleflip_bi_tests.support.orders import add_sale_orders, orders_in_view
 
 
@@ -44,9 +45,14 @@ def test_a_refresh_with_nothing_changed_starts_no_run_and_a_change_starts_one(
     before = orders_in_view(module_demo_database_url)
     add_sale_orders(module_demo_database_url, count=2)
     assert main(["views", "refresh", "--all"]) == 0
-    out = capsys.readouterr().out
-    assert "no Dagster run started" not in out
-    assert "succeeded" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert "no Dagster run started" not in lines
+    run_id = instance.get_run_records()[0].dagster_run.run_id  # the newest run
+    # The run is named when it starts, each view as its step records it, the outcome last.
+    assert lines[0] == f"Dagster run {run_id} started"
+    views = [line.split()[0] for line in lines[1:-1] if not line.startswith("check failed:")]
+    assert sorted(views) == sorted(v.name for v in VIEWS)
+    assert lines[-1] == f"Dagster run {run_id}: succeeded (the UI shows it under /runs/{run_id})"
     assert len(instance.get_run_records()) == 2
     assert orders_in_view(module_demo_database_url) == before + 2
 

@@ -7,9 +7,13 @@ that need only PostgreSQL do not pay for importing Dagster and building the defi
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
+from dagster._core.utils import make_new_run_id
 
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
@@ -22,35 +26,78 @@ from soleflip_bi.views.runs import refresh_views
 
 
 def run_refresh(specs: list[ViewSpec]) -> int:
-    """Refresh ``specs`` in one Dagster run; print each view's mode, rows and seconds."""
-    result = refresh_in_dagster(specs)
-    for spec in specs:
-        events = result.asset_materializations_for_node("refresh_" + spec.name)
-        for event in events:
-            meta = event.metadata
-            print(
-                f"{spec.name:<32} {meta['refresh_mode'].value:<10} "
-                f"{meta['dagster/row_count'].value:>9,} rows "
-                f"{meta['duration_seconds'].value:7.2f} s"
-            )
+    """Refresh ``specs`` in one Dagster run; print each view as it finishes."""
+    result = refresh_in_dagster(specs, progress=True)
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     for evaluation in failed:
         print(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
-    print(f"Dagster run {result.run_id}: {'succeeded' if result.success else 'failed'}")
+    outcome = "succeeded" if result.success else "failed"
+    print(f"Dagster run {result.run_id}: {outcome} (the UI shows it under /runs/{result.run_id})")
     return 0 if result.success else 1
 
 
 def refresh_in_dagster(
-    specs: list[ViewSpec], also: dg.AssetSelection | None = None
+    specs: list[ViewSpec], also: dg.AssetSelection | None = None, progress: bool = False
 ) -> dg.ExecuteInProcessResult:
+    """One run refreshing ``specs``; with ``progress``, each view is printed (mode, rows,
+    seconds) as soon as its step has recorded it, while the run goes on."""
     check_reachable(resolve_database_url())  # one sentence, and no run, if it is not
     prepare_dagster_environment()
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        result = refresh_views(defs, specs, instance, also=also)
+        run_id = make_new_run_id()
+        if progress:
+            print(f"Dagster run {run_id} started", flush=True)
+        names = {spec.name for spec in specs}
+        with _printing_views(instance, run_id, names if progress else set()):
+            result = refresh_views(defs, specs, instance, also=also, run_id=run_id)
     if not result.success:
         raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
     return result
+
+
+@contextmanager
+def _printing_views(instance: dg.DagsterInstance, run_id: str, names: set[str]) -> Iterator[None]:
+    """Print the materializations of ``names`` in run ``run_id`` as they are stored."""
+    if not names:
+        yield
+        return
+    stop = threading.Event()
+    cursor: list[str | None] = [None]
+
+    def poll() -> None:
+        page = instance.get_records_for_run(
+            run_id, cursor=cursor[0], of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        cursor[0] = page.cursor
+        for record in page.records:
+            event = record.event_log_entry.dagster_event
+            materialization = event.event_specific_data.materialization if event else None
+            key = materialization.asset_key.path if materialization else []
+            if len(key) == 2 and key[1] in names:
+                meta = materialization.metadata
+                print(
+                    f"{key[1]:<32} {meta['refresh_mode'].value:<10} "
+                    f"{meta['dagster/row_count'].value:>9,} rows "
+                    f"{meta['duration_seconds'].value:7.2f} s",
+                    flush=True,
+                )
+
+    def watch() -> None:
+        while not stop.wait(PROGRESS_POLL_SECONDS):
+            poll()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        poll()  # what the last poll did not see yet
+
+
+PROGRESS_POLL_SECONDS = 0.5
 
 
 def refresh_everything() -> None:

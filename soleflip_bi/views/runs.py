@@ -17,6 +17,7 @@ def refresh_views(
     instance: dg.DagsterInstance,
     tags: dict[str, str] | None = None,
     also: dg.AssetSelection | None = None,
+    run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the cleaned layer and the given views (with their checks), and the
     assets ``also`` selects, in one run on ``instance``.
@@ -33,6 +34,7 @@ def refresh_views(
         .resolve_job_def(job.name)
         .execute_in_process(
             instance=instance,
+            run_id=run_id,
             tags={"soleflip/trigger": "cli", **(tags or {})},
             run_config=QUIET_CONSOLE,
         )
