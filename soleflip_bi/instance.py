@@ -3,12 +3,15 @@
 ``dagster.yaml`` names :class:`ShopStorage`, so one file serves production, the demo, the
 tests and Dagster's own commands typed in the checkout (``dg dev``, ``dg check defs``,
 ``dagster dev``): with ``DAGSTER_POSTGRES_URL`` set the storage lives there; unset, in the
-``dagster`` database of the embedded server, which is started when needed.
+``dagster`` database of the embedded server, which is started when needed. One instance
+per shop database: another database of the embedded server gets ``dagster_<name>`` and a
+home of its own; a shop database on another server needs ``DAGSTER_POSTGRES_URL``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from psycopg.conninfo import conninfo_to_dict
 
+from soleflip_bi.database.embedded import DATABASE as EMBEDDED_SHOP_DATABASE
 from soleflip_bi.database.embedded import EmbeddedServerError, default_server
 from soleflip_bi.shared import settings
 
@@ -50,8 +54,28 @@ def storage_url(variable: str = URL_VARIABLE) -> str:
             )
         server = default_server()
         server.ensure_running()
-        url = os.environ[variable] = server.create_database(DAGSTER_DATABASE)
+        url = os.environ[variable] = server.create_database(dagster_database())
     return url
+
+
+def other_embedded_database() -> str | None:
+    """The database SOLEFLIP_DATABASE_URL names on the embedded server, unless it is the
+    embedded shop database itself."""
+    shop = settings.database_url_override()
+    if not shop or not on_embedded_server(shop):
+        return None
+    name = conninfo_to_dict(shop).get("dbname")
+    return None if name in (None, EMBEDDED_SHOP_DATABASE) else name
+
+
+def dagster_database() -> str:
+    """The embedded server's database for Dagster's storage: ``dagster`` for the embedded
+    shop database, ``dagster_<name>`` for another database of that server, so that a run
+    against it never shows, or fails, in the demo's instance."""
+    other = other_embedded_database()
+    if other is None:
+        return DAGSTER_DATABASE
+    return f"{DAGSTER_DATABASE}_{re.sub(r'[^a-z0-9_]', '_', other.lower())}"[:63]
 
 
 def on_embedded_server(url: str) -> bool:
@@ -87,7 +111,13 @@ class ShopStorage(DagsterPostgresStorage):
 
 
 def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", settings.PROJECT_ROOT / ".dagster_home"))
+    """DAGSTER_HOME, else the project's own: ``.dagster_home``, or for another database of
+    the embedded server ``.dagster_home/databases/<name>`` (an instance per database)."""
+    if "DAGSTER_HOME" in os.environ:
+        return Path(os.environ["DAGSTER_HOME"])
+    own = settings.PROJECT_ROOT / ".dagster_home"
+    other = other_embedded_database()
+    return own if other is None else own / "databases" / dagster_database()
 
 
 def prepare_dagster_environment() -> dict[str, str]:

@@ -13,11 +13,20 @@ import threading
 from collections.abc import Iterator
 from contextlib import suppress
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from soleflip_bi.cli.main import main
-from soleflip_bi.instance import StorageNotConfigured, on_embedded_server, storage_url
+from soleflip_bi.database.embedded import default_server
+from soleflip_bi.instance import (
+    StorageNotConfigured,
+    dagster_home,
+    on_embedded_server,
+    storage_url,
+)
+from soleflip_bi.shared import settings
+from soleflip_bi_tests.support.shop import stock_shop
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
@@ -71,10 +80,42 @@ def test_a_shop_on_another_server_needs_dagsters_storage_named(
         storage_url()
 
 
-def test_a_database_of_the_embedded_server_keeps_the_embedded_storage(
-    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch
+def test_another_database_of_the_embedded_server_gets_an_instance_of_its_own(
+    scratch_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    """A refresh against it never shows (or fails) in the demo's instance."""
+    name = conninfo_to_dict(scratch_database_url)["dbname"]
+    stock_shop(scratch_database_url, orders=100, seed=23)
+    for variable in ("DAGSTER_POSTGRES_URL", "DAGSTER_HOME"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("SOLEFLIP_DATABASE_URL", scratch_database_url)
-    monkeypatch.delenv("DAGSTER_POSTGRES_URL", raising=False)
     assert on_embedded_server(scratch_database_url)
+    assert (
+        dagster_home() == settings.PROJECT_ROOT / ".dagster_home" / "databases" / f"dagster_{name}"
+    )
+    demo_runs = _run_count(default_server().url("dagster"))
+
+    assert main(["views", "refresh", "sales_summary_daily", "--always-run"]) == 0
+
+    assert storage_url().endswith(f"/dagster_{name}")
+    assert _run_count(storage_url()) == 1
+    assert _run_count(default_server().url("dagster")) == demo_runs
+    assert (dagster_home() / "dagster.yaml").exists()
+    capsys.readouterr()
+
+
+def test_the_embedded_shop_database_keeps_the_demos_instance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("DAGSTER_POSTGRES_URL", "DAGSTER_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", default_server().url())
+    assert dagster_home() == settings.PROJECT_ROOT / ".dagster_home"
     assert storage_url().endswith("/dagster")
+
+
+def _run_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('runs')").fetchone()[0] is None:
+            return 0
+        return conn.execute("select count(*) from runs").fetchone()[0]

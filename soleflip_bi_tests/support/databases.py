@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.database.embedded import EmbeddedServer, default_server
+from soleflip_bi.shared import settings
 
 
 def create_database(name: str) -> str:
@@ -37,6 +38,12 @@ def new_database(prefix: str = "soleflip_scratch") -> Iterator[str]:
         yield url
     finally:
         drop_database(name)
+        # and the instance a CLI run against it may have made (soleflip_bi/instance.py)
+        drop_database(f"dagster_{name}")
+        shutil.rmtree(
+            settings.PROJECT_ROOT / ".dagster_home" / "databases" / f"dagster_{name}",
+            ignore_errors=True,
+        )
 
 
 @contextmanager
