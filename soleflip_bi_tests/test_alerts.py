@@ -12,6 +12,20 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.remote_origin import (
+    InProcessCodeLocationOrigin,
+    RemoteInstigatorOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.scheduler.instigation import (
+    InstigatorState,
+    InstigatorStatus,
+    TickData,
+    TickStatus,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster_shared.error import SerializableErrorInfo
 
 from soleflip_bi.automation.alerts import alerts_sensor, evaluate
 from soleflip_bi.automation.notify import AlertNotSent, Destinations
@@ -139,3 +153,51 @@ def test_without_a_destination_the_sensor_says_how_to_set_one(
         "no alert destination: set SOLEFLIP_ALERT_WEBHOOK_URL or SOLEFLIP_ALERT_SMTP_HOST and "
         "SOLEFLIP_ALERT_EMAIL_TO"
     )
+
+
+def _sensor_state(instance: dg.DagsterInstance, name: str) -> InstigatorState:
+    """The instigator state the daemon keeps for a sensor of this code location."""
+    location = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="soleflip_bi.definitions", attribute="defs"),
+        location_name="soleflip_bi",
+    )
+    origin = RemoteInstigatorOrigin(RemoteRepositoryOrigin(location, "__repository__"), name)
+    state = InstigatorState(origin, InstigatorType.SENSOR, InstigatorStatus.RUNNING)
+    instance.add_instigator_state(state)
+    return state
+
+
+def _tick(instance: dg.DagsterInstance, state: InstigatorState, status: TickStatus) -> None:
+    error = SerializableErrorInfo("cannot reach the shop database\n", [], "OperationalError")
+    instance.create_tick(
+        TickData(
+            instigator_origin_id=state.instigator_origin_id,
+            instigator_name=state.instigator_name,
+            instigator_type=InstigatorType.SENSOR,
+            status=status,
+            timestamp=time.time(),
+            selector_id=state.selector_id,
+            error=error if status is TickStatus.FAILURE else None,
+        )
+    )
+
+
+def test_a_sensor_failing_its_ticks_is_one_incident_until_it_ticks_again(
+    instance, destinations
+) -> None:
+    targets, _status, posts, _mails = destinations
+    state = _sensor_state(instance, "orders_changed_sensor")
+    _tick(instance, state, TickStatus.FAILURE)
+    cursor, said = tick(instance, None, targets, time.time())
+    assert said == "sent 1 incident(s) and 0 recovery(ies)"
+    assert posts[0]["text"].startswith(
+        "*soleflip-bi: sensor orders_changed_sensor fails its ticks: cannot reach the shop "
+        "database*"
+    )
+    _tick(instance, state, TickStatus.FAILURE)
+    cursor, said = tick(instance, cursor, targets, time.time())
+    assert said == "1 incident(s) open, nothing new"
+    _tick(instance, state, TickStatus.SKIPPED)
+    cursor, said = tick(instance, cursor, targets, time.time())
+    assert said == "sent 0 incident(s) and 1 recovery(ies)"
+    assert posts[1]["text"].startswith("*soleflip-bi: recovered: sensor orders_changed_sensor")

@@ -112,9 +112,15 @@ def supervise(child: subprocess.Popen) -> int:
 
 
 def _stop_group(child: subprocess.Popen) -> None:
+    """SIGTERM to ``dg dev`` alone, which stops its webserver, daemon and code server in its
+    own order (signalling them all at once fails the sensor ticks in flight); whatever is
+    left of the group after the grace period is killed."""
     for signum, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 2.0)):
         try:
-            os.killpg(child.pid, signum)
+            if signum == signal.SIGTERM:
+                child.send_signal(signum)
+            else:
+                os.killpg(child.pid, signum)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
