@@ -9,8 +9,6 @@ that no longer fits a dependent fails the swap with one sentence and changes not
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -21,6 +19,7 @@ from soleflip_bi.views.dependents import DependentsBlockSwap
 from soleflip_bi.views.materialize import RefreshMode, materialize_view, view_columns
 from soleflip_bi.views.registry import get_view
 from soleflip_bi_tests.support.faults import redefined
+from soleflip_bi_tests.support.readers import reading_throughout
 from soleflip_bi_tests.support.shop import stock_shop
 
 BRAND = "metabase_brand_analytics"
@@ -102,34 +101,11 @@ def test_views_on_top_are_created_again_as_they_were_while_a_reader_reads(shop) 
         before = {name: _described(conn, name) for name in ("my_brand_report", "my_top_brands")}
         top_before = conn.execute("select * from public.my_top_brands order by 1").fetchall()
 
-    errors: list[Exception] = []
-    reads = 0
-    stop = threading.Event()
-
-    def read() -> None:
-        nonlocal reads
-        with psycopg.connect(url, autocommit=True) as conn:
-            while not stop.is_set():
-                try:
-                    count = conn.execute("select count(*) from public.my_brand_report").fetchone()
-                    assert count[0] > 0
-                    reads += 1
-                except Exception as exc:  # any error is a failure of the swap
-                    errors.append(exc)
-
-    thread = threading.Thread(target=read)
-    thread.start()
-    try:
-        time.sleep(0.2)
-        with psycopg.connect(url) as conn:
-            modes = [materialize_view(conn, s).mode for s in (changed, spec, changed)]
-        time.sleep(0.2)
-    finally:
-        stop.set()
-        thread.join()
+    with reading_throughout(url, "public.my_brand_report") as reading, psycopg.connect(url) as conn:
+        modes = [materialize_view(conn, s).mode for s in (changed, spec, changed)]
 
     assert modes == [RefreshMode.REBUILD] * 3
-    assert errors == [] and reads > 10
+    assert reading.errors == [] and reading.reads > 10
     with psycopg.connect(url) as conn:
         after = {name: _described(conn, name) for name in before}
         assert after == before

@@ -20,6 +20,7 @@ from soleflip_bi.views.materialize import (
 )
 from soleflip_bi.views.registry import VIEWS, VIEWS_BY_NAME, ViewSpec, get_view
 from soleflip_bi_tests.support.orders import insert_sale_orders
+from soleflip_bi_tests.support.readers import reading_throughout
 from soleflip_bi_tests.support.shop import stock_shop
 
 EXEC = "metabase_executive_metrics"
@@ -139,36 +140,16 @@ def test_redefinition_swaps_while_a_reader_keeps_reading(small_shop: str) -> Non
     changed = dataclasses.replace(
         spec, indexes=(*spec.indexes, dataclasses.replace(spec.indexes[1], name="idx_exec_extra"))
     )
-    errors: list[Exception] = []
-    reads = 0
-    stop = threading.Event()
-
-    def reader() -> None:
-        nonlocal reads
-        with psycopg.connect(small_shop, autocommit=True) as conn:
-            while not stop.is_set():
-                try:
-                    count = conn.execute(f"select count(*) from analytics.{EXEC}").fetchone()[0]
-                    assert count > 0
-                    reads += 1
-                except Exception as exc:  # any error is a failure of the swap
-                    errors.append(exc)
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        time.sleep(0.2)
-        with psycopg.connect(small_shop) as conn:
-            for _ in range(3):
-                first = materialize_view(conn, changed)
-                second = materialize_view(conn, spec)
-        time.sleep(0.2)
-    finally:
-        stop.set()
-        thread.join()
+    with (
+        reading_throughout(small_shop, f"analytics.{EXEC}") as reading,
+        psycopg.connect(small_shop) as conn,
+    ):
+        for _ in range(3):
+            first = materialize_view(conn, changed)
+            second = materialize_view(conn, spec)
     assert first.mode is RefreshMode.REBUILD and second.mode is RefreshMode.REBUILD
-    assert reads > 10
-    assert errors == []
+    assert reading.reads > 10
+    assert reading.errors == []
     with psycopg.connect(small_shop) as conn:
         indexes = {
             r[0]

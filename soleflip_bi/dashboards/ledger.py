@@ -29,30 +29,24 @@ Pushed = dict[tuple[str, int], tuple[str, str]]
 
 def recorded_stamps(database_url: str, metabase_url: str) -> Stamps:
     """The stamps recorded for this Metabase; read-only (``dashboards plan`` uses it)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        exists = conn.execute("select to_regclass('soleflip_bi.metabase_pushed')").fetchone()
-        if not exists or exists[0] is None:
-            return {}
-        rows = conn.execute(
-            "select model, object_id, edit_stamp from soleflip_bi.metabase_pushed "
-            "where metabase_url = %s",
-            (metabase_url,),
-        ).fetchall()
+    rows = _read(database_url, "model, object_id, edit_stamp", metabase_url)
     return {(model, int(object_id)): stamp for model, object_id, stamp in rows}
 
 
 def managed_ids(database_url: str, metabase_url: str, model: str) -> dict[str, int]:
     """Key -> id of the objects of ``model`` the last push recorded for this Metabase."""
+    rows = _read(database_url, "model, object_key, object_id", metabase_url)
+    return {key: int(object_id) for kind, key, object_id in rows if kind == model}
+
+
+def _read(database_url: str, columns: str, metabase_url: str) -> list[tuple]:
+    """``columns`` of this Metabase's records; none before the first push made the table."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         exists = conn.execute("select to_regclass('soleflip_bi.metabase_pushed')").fetchone()
         if not exists or exists[0] is None:
-            return {}
-        rows = conn.execute(
-            "select object_key, object_id from soleflip_bi.metabase_pushed "
-            "where metabase_url = %s and model = %s",
-            (metabase_url, model),
-        ).fetchall()
-    return {key: int(object_id) for key, object_id in rows}
+            return []
+        query = f"select {columns} from soleflip_bi.metabase_pushed where metabase_url = %s"
+        return conn.execute(query, (metabase_url,)).fetchall()  # columns: literals above
 
 
 def record_stamps(

@@ -118,15 +118,7 @@ def card_change(
     if existing is None:
         return Change("create", "card", key)
     fields = differences(comparable_card(dict(existing)), comparable_card(desired))
-    return Change(
-        "update" if fields else "unchanged",
-        "card",
-        key,
-        int(existing["id"]),
-        tuple(fields),
-        edited("card", existing, stamps),
-        after_sync and bool(fields),
-    )
+    return _compared("card", key, existing, fields, stamps, after_sync)
 
 
 def dashboard_change(
@@ -141,13 +133,26 @@ def dashboard_change(
     fields = differences(dict(existing), body)
     if comparable_dashcards(existing.get("dashcards") or []) != comparable_dashcards(dashcards):
         fields.append("dashcards")
+    return _compared("dashboard", key, existing, fields, stamps)
+
+
+def _compared(
+    model: str,
+    key: str,
+    existing: Mapping[str, Any],
+    fields: list[str],
+    stamps: Stamps,
+    after_sync: bool = False,
+) -> Change:
+    """An existing object: updated when a field differs, else left as it is."""
     return Change(
         "update" if fields else "unchanged",
-        "dashboard",
+        model,
         key,
         int(existing["id"]),
         tuple(fields),
-        edited("dashboard", existing, stamps),
+        edited(model, existing, stamps),
+        after_sync and bool(fields),
     )
 
 
