@@ -131,3 +131,5 @@ def test_the_demo_is_quiet_and_stops_with_all_its_children_within_10_s(
     assert f"shop database:  user=postgres dbname={database} " in output
     assert "Checking for new runs" not in output and "fork_posix" not in output
     assert "Traceback" not in output
+    # dagster dev's warning about a dagster.yaml beside a different DAGSTER_HOME
+    assert "dagster.yaml" not in output and "DAGSTER_HOME" not in output

@@ -115,6 +115,13 @@ def test_the_embedded_shop_database_keeps_the_demos_instance(
 
 
 def _run_count(url: str) -> int:
+    """Runs recorded in the Dagster storage at ``url``; 0 where it was never created (a
+    fresh machine has no demo instance yet)."""
+    database = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(default_server().url("postgres")) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (database,))
+        if exists.fetchone() is None:
+            return 0
     with psycopg.connect(url) as conn:
         if conn.execute("select to_regclass('runs')").fetchone()[0] is None:
             return 0

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from soleflip_bi.cli.db import run_load_demo
 from soleflip_bi.cli.lazy import dagster_side
@@ -80,14 +81,24 @@ def check_port_free(port: int) -> None:
 
 
 def _dg_dev(port: int, env: dict[str, str]) -> subprocess.Popen:
+    """``dg dev`` on the project's workspace, run from inside the instance's home.
+
+    ``dagster dev`` warns whenever the folder it starts in holds a ``dagster.yaml`` that is
+    not DAGSTER_HOME's, which the checkout's always is. Started in DAGSTER_HOME (whose
+    ``dagster.yaml`` is the project's, copied there by ``prepare_dagster_environment``) with
+    the workspace named, it loads the same code location and has nothing to warn about.
+    """
     dg = os.path.join(os.path.dirname(sys.executable), "dg")
+    home = Path(env["DAGSTER_HOME"]).resolve()
     quiet = {
+        "DAGSTER_HOME": str(home),  # dagster dev compares it with its working directory
         "VIRTUAL_ENV": sys.prefix,  # dg compares the running venv with the project's .venv
         "GRPC_VERBOSITY": "ERROR",  # no "skipping fork() handlers" notice on every fork
     }
+    workspace = settings.PROJECT_ROOT / "workspace.yaml"
     return subprocess.Popen(
-        [dg, "dev", "-p", str(port), "--log-level", "warning"],
-        cwd=settings.PROJECT_ROOT,  # dg finds the project by its pyproject.toml
+        [dg, "dev", "-w", str(workspace), "-p", str(port), "--log-level", "warning"],
+        cwd=home,
         env={**os.environ, **env, **quiet},
         start_new_session=True,  # a process group of its own, stopped as a whole
     )

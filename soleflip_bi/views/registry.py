@@ -119,11 +119,16 @@ VIEWS: tuple[ViewSpec, ...] = (
         reads=frozenset({ORDER_FACTS, STOCK_FACTS}),
         indexes=(
             _grain_index("idx_inv_status_id", ("inventory_id",)),
-            # Only the indexes its card uses: stock on hand, oldest first, as the inventory
-            # dashboard lists it, and the same within one stock category (its filter).
-            # Partial: a quarter of the items are on hand, so a quarter of the build.
+            # The seed's indexes, on its columns and over every item: questions filter stock
+            # by product, brand and stock category, and ask about sold items' age too.
+            Index("idx_inv_status_product", ("product_id",)),
+            Index("idx_inv_status_brand", ("brand_name",)),
+            Index("idx_inv_status_category", ("stock_category",)),
+            Index("idx_inv_status_aging", ("days_in_stock",), descending=True),
+            # For the inventory dashboard's card: stock on hand, oldest first, within one
+            # stock category (its filter). Partial: a quarter of the items are on hand.
             Index(
-                "idx_inv_status_aging",
+                "idx_inv_status_on_hand_aging",
                 ("days_in_stock", "inventory_id"),
                 descending=True,
                 where="in_stock",

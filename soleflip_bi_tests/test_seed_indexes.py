@@ -1,0 +1,136 @@
+"""The indexes the seed names are part of the contract (SPEC §3): Metabase questions filter
+on them. Every index of seed 001's "Materialized Views" section exists on its view, on the
+seed's columns in the seed's order, over every row (no condition); the ones SPEC §3 calls
+unique are unique. The lists are read from the documents themselves, so a registry that
+drops or narrows one fails here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from soleflip_bi.shared import settings
+from soleflip_bi.views.registry import VIEWS_BY_NAME
+from soleflip_bi_tests.support.shop import new_shop
+
+SHARED = settings.PROJECT_ROOT.parent / "shared"
+SEED = SHARED / "seeds" / "001-metabase-integration-readme.md"
+SPEC = SHARED / "SPEC.md"
+
+
+@dataclass(frozen=True)
+class SeedIndex:
+    view: str
+    name: str
+    column: str
+    descending: bool
+
+
+def seed_indexes(text: str) -> list[SeedIndex]:
+    """``- `idx_name` - On column [DESC]`` lines under each ``### N. Title (`view`)`` heading
+    of the section "Materialized Views"."""
+    section = text.split("## Materialized Views", 1)[1].split("\n## ", 1)[0]
+    found, view = [], None
+    for line in section.splitlines():
+        if heading := re.match(r"### .*\(`(\w+)`\)", line):
+            view = heading.group(1)
+        elif entry := re.match(r"- `(idx_\w+)` - On (\w+)( DESC)?\s*$", line):
+            assert view is not None, line
+            found.append(SeedIndex(view, entry.group(1), entry.group(2), bool(entry.group(3))))
+    return found
+
+
+def spec_unique_indexes(text: str) -> set[str]:
+    """The index names SPEC §3 marks ``(unique)``."""
+    return set(re.findall(r"`(idx_\w+)` \(unique\)", text))
+
+
+def spec_index_names(text: str) -> dict[str, set[str]]:
+    """SPEC §3's index lists per view: ``Indexes `idx_a_b`, `_c`, …``, a name beginning
+    with ``_`` standing for the first name's prefix plus itself."""
+    section = text.split("## 3.", 1)[1].split("\n## ", 1)[0]
+    names: dict[str, set[str]] = {}
+    for bullet in re.split(r"\n\* ", section):
+        head = re.match(r"\*\*(\w+)\*\*", bullet)
+        listed = re.search(r"Indexes ((?:`\w+`(?: \(unique\))?,?\s*)+)", bullet)
+        if not head or not listed:
+            continue
+        first, *rest = re.findall(r"`(\w+)`", listed.group(1))
+        prefix = first.rsplit("_", 1)[0]
+        names["metabase_" + head.group(1)] = {
+            first,
+            *(prefix + name if name.startswith("_") else name for name in rest),
+        }
+    return names
+
+
+needs_documents = pytest.mark.skipif(
+    not SEED.exists() or not SPEC.exists(), reason=f"the seed documents are not at {SHARED}"
+)
+
+
+@needs_documents
+def test_the_documents_list_the_indexes() -> None:
+    """The parsers read what the documents say (a format change must not pass silently)."""
+    seed = seed_indexes(SEED.read_text())
+    assert len(seed) == 24
+    assert {index.view for index in seed} == {
+        name for name in VIEWS_BY_NAME if name.startswith("metabase_") and "overview" not in name
+    }
+    assert SeedIndex("metabase_inventory_status", "idx_inv_status_brand", "brand_name", False) in (
+        seed
+    )
+    spec = spec_index_names(SPEC.read_text())
+    assert spec["metabase_inventory_status"] == {
+        f"idx_inv_status_{suffix}" for suffix in ("id", "product", "brand", "category", "aging")
+    }
+    by_view = {}
+    for index in seed:
+        by_view.setdefault(index.view, set()).add(index.name)
+    for view, names in spec.items():
+        assert names <= by_view[view], view
+    assert spec_unique_indexes(SPEC.read_text()) == {"idx_prod_perf_product", "idx_inv_status_id"}
+
+
+@pytest.fixture(scope="module")
+def built_shop() -> Iterator[str]:
+    with new_shop(orders=200, seed=5) as url:
+        yield url
+
+
+@needs_documents
+def test_every_seed_index_exists_on_its_columns_over_every_row(built_shop: str) -> None:
+    with psycopg.connect(built_shop) as conn:
+        rows = conn.execute(
+            """
+            select t.relname, i.relname, x.indisunique, x.indpred is not null,
+                   array(select a.attname::text
+                         from unnest(x.indkey) with ordinality k(attnum, n)
+                         join pg_attribute a on a.attrelid = x.indrelid and a.attnum = k.attnum
+                         order by k.n),
+                   array(select (o & 1) = 1 from unnest(x.indoption) o)
+            from pg_index x
+            join pg_class i on i.oid = x.indexrelid
+            join pg_class t on t.oid = x.indrelid
+            where t.relnamespace = 'analytics'::regnamespace and t.relkind = 'm'
+            """
+        ).fetchall()
+    live = {row[1]: (row[0], row[2], row[3], tuple(row[4]), tuple(row[5])) for row in rows}
+    unique = spec_unique_indexes(SPEC.read_text())
+    wrong = []
+    for index in seed_indexes(SEED.read_text()):
+        if index.name not in live:
+            wrong.append(f"{index.name} is missing on {index.view}")
+            continue
+        view, is_unique, partial, columns, descending = live[index.name]
+        if (view, columns, descending) != (index.view, (index.column,), (index.descending,)):
+            wrong.append(f"{index.name} is on {view} {columns} descending {descending}")
+        if partial:
+            wrong.append(f"{index.name} has a condition")
+        if index.name in unique and not is_unique:
+            wrong.append(f"{index.name} is not unique")
+    assert wrong == []
