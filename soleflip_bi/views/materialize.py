@@ -265,7 +265,7 @@ def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
         )
     )
     for index in spec.indexes:
-        conn.execute(_index_ddl(index, relation, _index_name(index, relation, spec.name)))
+        conn.execute(index_ddl(index, relation, _index_name(index, relation, spec.name)))
     conn.execute(
         sql.SQL("comment on materialized view {} is {}").format(
             qualified(relation), sql.Literal(COMMENT_PREFIX + spec.definition_hash)
@@ -313,7 +313,8 @@ def _index_name(index: Index, relation: str, view_name: str) -> str:
     return index.name if relation == view_name else f"{index.name}{BUILD_SUFFIX}"
 
 
-def _index_ddl(index: Index, relation: str, index_name: str) -> sql.Composed:
+def index_ddl(index: Index, relation: str, index_name: str) -> sql.Composed:
+    """``create index`` for ``index`` on ``relation`` under ``index_name``."""
     order = sql.SQL(" desc") if index.descending else sql.SQL("")
     columns = sql.SQL(", ").join(sql.Identifier(c) + order for c in index.columns)
     unique = sql.SQL("unique ") if index.unique else sql.SQL("")

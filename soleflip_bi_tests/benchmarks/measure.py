@@ -15,10 +15,10 @@ from soleflip_bi.capture.install import STATEMENT_TRIGGER
 from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.dashboards.render import render_card
 from soleflip_bi.dashboards.templates import DASHBOARDS
-from soleflip_bi.database.tuning import apply_refresh_settings
+from soleflip_bi.database.tuning import REFRESH_SETTINGS, apply_refresh_settings
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.views.materialize import RefreshResult, drop_view, materialize_view
-from soleflip_bi.views.registry import VIEWS, views_refreshed_on
+from soleflip_bi.views.materialize import RefreshResult, drop_view, index_ddl, materialize_view
+from soleflip_bi.views.registry import VIEWS, Index, ViewSpec, views_refreshed_on
 from soleflip_bi_tests.benchmarks.reference import (
     create_reference,
     differences,
@@ -74,6 +74,9 @@ class SizeFigures:
     temp_bytes: int = 0
     temp_files: int = 0
     peak_backend_kib: int = 0
+    # (view, index) -> seconds to build it alone with the refresh's parallel maintenance
+    # workers, and with none
+    index_builds: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -145,6 +148,29 @@ def measure_views(conn: psycopg.Connection, figures: SizeFigures) -> None:
         result = materialize_view(conn, spec)
         view = figures.views[spec.name]
         view.rollover, view.rollover_mode = result.seconds, result.mode.value
+
+
+def measure_index_builds(conn: psycopg.Connection, figures: SizeFigures) -> None:
+    """What each index costs the views that are built whole on every change (a swap
+    refresh builds every index of the new copy): each built alone on the live view and
+    rolled back, with the refresh's parallel maintenance workers and with none."""
+    conn.commit()
+    for spec in VIEWS:
+        if spec.swap_refresh:
+            for index in spec.indexes:
+                figures.index_builds[spec.name, index.name] = (
+                    _index_build(
+                        conn, spec, index, REFRESH_SETTINGS["max_parallel_maintenance_workers"]
+                    ),
+                    _index_build(conn, spec, index, "0"),
+                )
+
+
+def _index_build(conn: psycopg.Connection, spec: ViewSpec, index: Index, workers: str) -> float:
+    with conn.transaction(force_rollback=True):
+        apply_refresh_settings(conn)
+        conn.execute("select set_config('max_parallel_maintenance_workers', %s, true)", (workers,))
+        return timed(lambda: conn.execute(index_ddl(index, spec.name, f"{index.name}_bench")))
 
 
 def _explain(conn: psycopg.Connection, query: str) -> tuple[float, int]:

@@ -6,7 +6,8 @@ import statistics
 from collections.abc import Mapping
 from pathlib import Path
 
-from soleflip_bi.views.registry import VIEWS
+from soleflip_bi.database.tuning import REFRESH_SETTINGS
+from soleflip_bi.views.registry import VIEWS, VIEWS_BY_NAME
 from soleflip_bi_tests.benchmarks.end_to_end import p50, percentile
 from soleflip_bi_tests.benchmarks.measure import SizeFigures
 
@@ -111,6 +112,23 @@ def view_table(fig: SizeFigures, new_orders: int) -> str:
         f"| **{_ratio(plain, project_total(fig))}** | **{_s(rollover_total(fig))}** "
         "| | | | | |"
     )
+    return "\n".join(lines)
+
+
+def index_table(fig: SizeFigures) -> str:
+    workers = REFRESH_SETTINGS["max_parallel_maintenance_workers"]
+    lines = [
+        f"| view | index | columns | s, {workers} parallel workers | s, no parallel worker |",
+        "|---|---|---|---:|---:|",
+    ]
+    for (view, name), (parallel, serial) in fig.index_builds.items():
+        index = next(i for i in VIEWS_BY_NAME[view].indexes if i.name == name)
+        order = " desc" if index.descending else ""
+        columns = ", ".join(column + order for column in index.columns)
+        where = f" where {index.where}" if index.where else ""
+        lines.append(f"| {view} | {name} | {columns}{where} | {_s(parallel)} | {_s(serial)} |")
+    total = [sum(pair[i] for pair in fig.index_builds.values()) for i in (0, 1)]
+    lines.append(f"| **total** | | | **{_s(total[0])}** | **{_s(total[1])}** |")
     return "\n".join(lines)
 
 
@@ -289,6 +307,11 @@ def write_report(
             "Dashboard card queries (no filters set):",
             "",
             card_table(fig),
+            "",
+            "Index builds of the views built whole on every change (each index alone on the "
+            "live view, rolled back):",
+            "",
+            index_table(fig),
             "",
             "Order committed -> visible in metabase_executive_metrics through the running "
             f"sensor (s): {', '.join(f'{x:.1f}' for x in fig.end_to_end) or 'not measured'}.",

@@ -29,6 +29,7 @@ from soleflip_bi_tests.benchmarks.measure import (
     NEW_ORDERS,
     SizeFigures,
     measure_cards,
+    measure_index_builds,
     measure_views,
     measure_write_cost,
     resource_use,
@@ -58,6 +59,7 @@ def bench_size(orders: int, seed: int, card_samples: int, latency_samples: int) 
             files_after, written_after, figures.peak_backend_kib = resource_use(conn)
             figures.temp_files, figures.temp_bytes = files_after - files, written_after - written
             print(f"[{orders:,}] views measured", flush=True)
+            measure_index_builds(conn, figures)
             measure_cards(conn, figures, card_samples)
             measure_write_cost(conn, figures)
         figures.cli_no_change_wall = cli_no_change_walls(url)
