@@ -186,12 +186,12 @@ def test_a_sensor_failing_its_ticks_is_one_incident_until_it_ticks_again(
     instance, destinations
 ) -> None:
     targets, _status, posts, _mails = destinations
-    state = _sensor_state(instance, "orders_changed_sensor")
+    state = _sensor_state(instance, "source_changes_sensor")
     _tick(instance, state, TickStatus.FAILURE)
     cursor, said = tick(instance, None, targets, time.time())
     assert said == "sent 1 incident(s) and 0 recovery(ies)"
     assert posts[0]["text"].startswith(
-        "*soleflip-bi: sensor orders_changed_sensor fails its ticks: cannot reach the shop "
+        "*soleflip-bi: sensor source_changes_sensor fails its ticks: cannot reach the shop "
         "database*"
     )
     _tick(instance, state, TickStatus.FAILURE)
@@ -200,4 +200,4 @@ def test_a_sensor_failing_its_ticks_is_one_incident_until_it_ticks_again(
     _tick(instance, state, TickStatus.SKIPPED)
     cursor, said = tick(instance, cursor, targets, time.time())
     assert said == "sent 0 incident(s) and 1 recovery(ies)"
-    assert posts[1]["text"].startswith("*soleflip-bi: recovered: sensor orders_changed_sensor")
+    assert posts[1]["text"].startswith("*soleflip-bi: recovered: sensor source_changes_sensor")

@@ -31,7 +31,6 @@ from soleflip_bi.database import steps
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
 from soleflip_bi.roles.refresh import create_refresh_role
-from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.views.assets import build_view_asset
 from soleflip_bi.views.registry import VIEWS, get_view
 from soleflip_bi.views.runs import refresh_views
@@ -114,7 +113,7 @@ def _failing_sensor_tick(instance: dg.DagsterInstance) -> str:
         repository_def=defs.get_repository_def(),
     )
     try:
-        build_change_sensor(Source.ORDERS).evaluate_tick(context)
+        build_change_sensor().evaluate_tick(context)
     except Exception:
         return serialize_value(serializable_error_info_from_exc_info(sys.exc_info()))
     raise AssertionError("the tick was expected to fail")

@@ -18,17 +18,15 @@ SECRETS = ("SOLEFLIP_", "DAGSTER_POSTGRES_", "METABASE_")
 JOBS = [
     "refresh_daily",
     "refresh_hourly",
-    "refresh_on_inventory_change",
-    "refresh_on_orders_change",
+    "refresh_on_source_change",
     "refresh_weekly",
 ]
 SCHEDULES = ["refresh_daily_schedule", "refresh_hourly_schedule", "refresh_weekly_schedule"]
 SENSORS = [
     "alerts_sensor",
     "dashboards_automation_sensor",
-    "inventory_changed_sensor",
     "metabase_cache_sensor",
-    "orders_changed_sensor",
+    "source_changes_sensor",
 ]
 
 

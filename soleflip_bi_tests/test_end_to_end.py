@@ -30,7 +30,7 @@ BIN = Path(sys.executable).parent
 SENSOR_CURSOR_QUERY = """
 query {
   sensorOrError(sensorSelector: {repositoryName: "__repository__",
-      repositoryLocationName: "soleflip_bi", sensorName: "orders_changed_sensor"}) {
+      repositoryLocationName: "soleflip_bi", sensorName: "source_changes_sensor"}) {
     ... on Sensor { sensorState { status typeSpecificData { ... on SensorData { lastCursor } } } }
   }
 }
@@ -226,7 +226,7 @@ query {
 """
 SENSOR_RUNS_QUERY = """
 query {
-  runsOrError(filter: {tags: [{key: "soleflip/sensor", value: "orders_changed_sensor"}]}) {
+  runsOrError(filter: {tags: [{key: "soleflip/sensor", value: "source_changes_sensor"}]}) {
     ... on Runs { results { runId status } }
   }
 }

@@ -232,7 +232,7 @@ def test_sensor_runs_leave_the_full_recount_to_the_daily_run(shop: str) -> None:
         assert stored_accounting(conn).balanced
 
 
-def test_the_daily_job_recounts_and_the_orders_job_does_not(
+def test_the_daily_job_recounts_and_the_source_change_job_does_not(
     shop: str, use_database, instance: dg.DagsterInstance
 ) -> None:
     use_database(shop)
@@ -240,7 +240,7 @@ def test_the_daily_job_recounts_and_the_orders_job_does_not(
         aged = _age_recount(conn, 25)
         add_sale_orders(shop, count=2)
         assert (
-            defs.resolve_job_def("refresh_on_orders_change")
+            defs.resolve_job_def("refresh_on_source_change")
             .execute_in_process(instance=instance)
             .success
         )

@@ -1,4 +1,5 @@
-"""The change sensors, evaluated against the real database and a real Dagster instance."""
+"""The source-changes sensor, evaluated against the real database and a real Dagster
+instance: one run per burst, selecting the views of every table that changed."""
 
 from __future__ import annotations
 
@@ -38,9 +39,22 @@ def _insert_order(conn: psycopg.Connection) -> str:
     return order_id
 
 
-def _queue_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> str:
-    """A run of the orders sensor's job in ``status``, as the daemon would have created it."""
-    job = defs.resolve_job_def("refresh_on_orders_change")
+CLEANED = {"order_facts", "stock_facts", "source_quality_issues"}
+
+
+def _queue_run(
+    instance: dg.DagsterInstance,
+    status: dg.DagsterRunStatus,
+    selection: dg.RunRequest | None = None,
+) -> str:
+    """A run of the sensor's job in ``status``, as the daemon would have created it for
+    ``selection`` (a run request; the whole job without one)."""
+    job = defs.resolve_job_def("refresh_on_source_change")
+    if selection is not None:
+        job = job.get_subset(
+            asset_selection=set(selection.asset_selection),
+            asset_check_selection=set(selection.asset_check_keys),
+        )
     location = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(module_name="soleflip_bi.definitions"), location_name="soleflip_bi"
     )
@@ -48,24 +62,30 @@ def _queue_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> str
     run = instance.create_run_for_job(
         job_def=job,
         status=status,
-        tags={SENSOR_TAG: "orders_changed_sensor"},
+        tags={SENSOR_TAG: "source_changes_sensor"},
         remote_job_origin=origin,
+        asset_selection=frozenset(selection.asset_selection) if selection else None,
     )
     return run.run_id
 
 
+def _views(request: dg.RunRequest) -> set[str]:
+    return {key.path[-1] for key in request.asset_selection} - CLEANED
+
+
 def test_sensor_targets_the_views_the_registry_names() -> None:
-    job = defs.resolve_job_def("refresh_on_orders_change")
+    job = defs.resolve_job_def("refresh_on_source_change")
     selected = {key.path[-1] for key in job.asset_layer.selected_asset_keys}
-    cleaned = {"order_facts", "stock_facts", "source_quality_issues"}
-    assert selected - cleaned == {v.name for v in views_refreshed_on(Source.ORDERS)}
-    assert cleaned <= selected  # the cleaned layer's step runs first in every run
+    watched = {v.name for source in Source for v in views_refreshed_on(source)}
+    assert selected - CLEANED == watched
+    assert selected >= CLEANED  # the cleaned layer's step runs first in every run
     assert "metabase_executive_metrics" in selected
+    assert "metabase_brand_analytics" not in selected  # refreshed by its schedule only
 
 
 def test_a_new_sensor_begins_after_what_was_built(shop, instance) -> None:
     build_all_views(shop)
-    ticker = Ticker(Source.ORDERS, shop, instance)
+    ticker = Ticker(shop, instance)
     first = ticker.settle()
     assert first.run_requests == []
     assert ticker.cursor is not None  # it starts from the build's snapshot
@@ -75,7 +95,7 @@ def test_a_new_sensor_begins_after_what_was_built(shop, instance) -> None:
 
 
 def test_insert_update_delete_are_noticed_and_quiet_means_no_run(shop, instance) -> None:
-    ticker = Ticker(Source.ORDERS, shop, instance)
+    ticker = Ticker(shop, instance)
     assert len(ticker.settle().run_requests) == 1  # a new deployment catches up once
     assert not ticker.settle().run_requests  # nothing changed
 
@@ -83,7 +103,7 @@ def test_insert_update_delete_are_noticed_and_quiet_means_no_run(shop, instance)
         order_id = _insert_order(conn)
     insert_tick = ticker.settle()
     assert len(insert_tick.run_requests) == 1
-    assert insert_tick.run_requests[0].tags[SENSOR_TAG] == "orders_changed_sensor"
+    assert insert_tick.run_requests[0].tags[SENSOR_TAG] == "source_changes_sensor"
     [observation] = insert_tick.asset_events  # the source is observed, with its real types
     assert observation.asset_key == dg.AssetKey(["sales", "order"])
     assert observation.metadata["insert_statements"].value == 1
@@ -104,7 +124,7 @@ def test_insert_update_delete_are_noticed_and_quiet_means_no_run(shop, instance)
 
 
 def test_a_change_committed_during_a_tick_is_not_lost(shop, instance) -> None:
-    ticker = Ticker(Source.ORDERS, shop, instance)
+    ticker = Ticker(shop, instance)
     ticker.settle()
     slow = psycopg.connect(shop)
     _insert_order(slow)  # open transaction: not committed yet
@@ -119,7 +139,7 @@ def test_a_change_committed_during_a_tick_is_not_lost(shop, instance) -> None:
 
 
 def test_a_burst_gives_one_run_and_nothing_is_queued_twice(shop, instance) -> None:
-    ticker = Ticker(Source.ORDERS, shop, instance)
+    ticker = Ticker(shop, instance)
     ticker.settle()  # a new deployment catches up once
     halfway, resume = threading.Event(), threading.Event()
 
@@ -160,7 +180,7 @@ def test_a_burst_gives_one_run_and_nothing_is_queued_twice(shop, instance) -> No
     assert not ticker.settle().run_requests
 
     # The requested run is still queued: new changes ride along with it.
-    run_id = _queue_run(instance, dg.DagsterRunStatus.QUEUED)
+    run_id = _queue_run(instance, dg.DagsterRunStatus.QUEUED, request)
     assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.QUEUED
     with psycopg.connect(shop) as conn:
         _insert_order(conn)
@@ -177,24 +197,79 @@ def test_a_burst_gives_one_run_and_nothing_is_queued_twice(shop, instance) -> No
     assert len(ticker.settle().run_requests) == 1
 
 
-def test_inventory_sensor_ignores_orders(shop, instance) -> None:
-    ticker = Ticker(Source.INVENTORY, shop, instance)
+def _change_stock(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "update inventory.stock set status = 'reserved' where ctid = "
+        "(select ctid from inventory.stock limit 1)"
+    )
+
+
+ORDER_VIEWS = {v.name for v in views_refreshed_on(Source.ORDERS)}
+STOCK_VIEWS = {v.name for v in views_refreshed_on(Source.INVENTORY)}
+
+
+def test_each_run_selects_the_views_of_the_tables_that_changed(shop, instance) -> None:
+    ticker = Ticker(shop, instance)
     ticker.settle()
     with psycopg.connect(shop) as conn:
         _insert_order(conn)
-    assert not ticker.settle().run_requests
+    [orders] = ticker.settle().run_requests
+    assert _views(orders) == ORDER_VIEWS
+    assert {key.path[-1] for key in orders.asset_selection} >= CLEANED
+    assert orders.tags["soleflip/sources"] == "orders"
+    # every check of every selected asset runs with it, and no other
+    graph = defs.get_repository_def().asset_graph
+    assert set(orders.asset_check_keys) == {
+        key for key in graph.asset_check_keys if key.asset_key in orders.asset_selection
+    }
+    assert len(orders.asset_check_keys) > 2 * len(ORDER_VIEWS)
+
     with psycopg.connect(shop) as conn:
-        conn.execute(
-            "update inventory.stock set status = 'reserved' where ctid = "
-            "(select ctid from inventory.stock limit 1)"
-        )
-    assert len(ticker.settle().run_requests) == 1
+        _change_stock(conn)
+    [stock] = ticker.settle().run_requests
+    assert _views(stock) == STOCK_VIEWS
+    assert "metabase_executive_metrics" not in _views(stock)
+
+
+def test_an_order_and_its_stock_item_in_one_commit_are_one_run(shop, instance) -> None:
+    ticker = Ticker(shop, instance)
+    ticker.settle()
+    with psycopg.connect(shop) as conn:  # one transaction, both tables
+        _insert_order(conn)
+        _change_stock(conn)
+    tick = ticker.settle()
+    [request] = tick.run_requests
+    assert _views(request) == ORDER_VIEWS | STOCK_VIEWS
+    assert request.tags["soleflip/sources"] == "orders,inventory"
+    assert sorted(e.asset_key.to_user_string() for e in tick.asset_events) == [
+        "inventory/stock",
+        "sales/order",
+    ]
+    assert not ticker.settle().run_requests
+
+
+def test_a_queued_run_takes_only_the_changes_it_covers(shop, instance) -> None:
+    ticker = Ticker(shop, instance)
+    ticker.settle()
+    with psycopg.connect(shop) as conn:
+        _insert_order(conn)
+    [orders] = ticker.settle().run_requests
+    _queue_run(instance, dg.DagsterRunStatus.QUEUED, orders)
+
+    with psycopg.connect(shop) as conn:
+        _insert_order(conn)
+    assert "still queued" in ticker.settle().skip_message  # the queued run reads it
+
+    with psycopg.connect(shop) as conn:
+        _change_stock(conn)  # the queued run does not refresh the stock views
+    [stock] = ticker.settle().run_requests
+    assert _views(stock) == STOCK_VIEWS
 
 
 def test_missing_change_capture_is_a_clear_skip(scratch_database_url, instance) -> None:
     with psycopg.connect(scratch_database_url) as conn:
         load_demo(conn, orders=10, seed=1)
-    data = Ticker(Source.ORDERS, scratch_database_url, instance).tick()
+    data = Ticker(scratch_database_url, instance).tick()
     assert "soleflip-bi db install-change-capture" in data.skip_message
 
 

@@ -1,14 +1,22 @@
-"""Sensors on ``sales."order"`` and ``inventory.stock``: refresh what a change affects.
+"""One sensor over every watched source table: refresh what a change affects, in one run.
 
-Each tick reads the change log (``capture/poll.py``) since the snapshot in its cursor:
+Each tick reads the change log (``capture/poll.py``) of every source since the snapshot in
+its cursor, in one snapshot, so the order and the stock item one transaction wrote are
+seen together:
 
 * nothing new                          -> skip, no run;
-* changes still arriving (a burst)     -> wait until the source has been quiet for
+* changes still arriving (a burst)     -> wait until the sources have been quiet for
                                           ``QUIET_SECONDS`` (at most ``MAX_WAIT_SECONDS``),
                                           so a burst gives one refresh, not many;
-* a run of this sensor is still queued -> skip: that run has not started reading, so it
-                                          will include these changes;
-* otherwise                            -> request one run of the affected views.
+* a run of this sensor is still queued -> skip when it selects every view these changes
+  and covers what they affect             affect: it has not started reading, so it will
+                                          include them;
+* otherwise                            -> request one run whose selection is the cleaned
+                                          layer and the union of the views the changed
+                                          sources feed.
+
+Runs never overlap: every refresh run carries the tag the run queue limits to one at a
+time (``automation/jobs.py``), so a run requested while another refreshes waits for it.
 
 The cursor (a PostgreSQL snapshot) lives in Dagster's storage, so it survives daemon
 restarts; it only advances when the changes it covers are handled. With no cursor (a new
@@ -16,8 +24,9 @@ deployment) the sensor begins at the snapshot the views were last built from, wh
 its views were built from it (so `soleflip-bi demo` starts no run for its own load);
 otherwise every change still in the log counts, and the first tick catches up once.
 
-Whenever the cursor moves over changes, the sensor records an observation of its source
-table (``sources/observe.py``): the snapshot as data version, statements per operation.
+Whenever the cursor moves over changes, the sensor records an observation of each source
+table that changed (``sources/observe.py``): the snapshot as data version, statements per
+operation.
 """
 
 from __future__ import annotations
@@ -26,35 +35,36 @@ from collections.abc import Callable
 from datetime import datetime
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
-from soleflip_bi.automation.jobs import SOURCE_JOBS
+from soleflip_bi.automation.jobs import SOURCE_JOB, views_changed_by
 from soleflip_bi.bookkeeping.baseline import built_from
 from soleflip_bi.capture.install import ChangeCaptureMissing
 from soleflip_bi.capture.poll import ChangePoll, poll_changes, prune_changes
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.shared.catalogue import Source, watched_table
-from soleflip_bi.shared.tags import SENSOR_TAG
+from soleflip_bi.shared.tags import CHANGES_TAG, SENSOR_TAG, SOURCES_TAG
 from soleflip_bi.sources.observe import observe_table
-from soleflip_bi.views.registry import views_refreshed_on
+from soleflip_bi.views.assets import refresh_selection
 
 MINIMUM_INTERVAL_SECONDS = 2
 QUIET_SECONDS = 2.0
 MAX_WAIT_SECONDS = 30.0
 WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
-SENSOR_NAMES: dict[Source, str] = {
-    Source.ORDERS: "orders_changed_sensor",
-    Source.INVENTORY: "inventory_changed_sensor",
-}
+SENSOR_NAME = "source_changes_sensor"
+WATCHED = list(Source)
 
 
-def waiting_run_ids(instance: dg.DagsterInstance, sensor_name: str) -> list[str]:
-    runs = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=WAITING_STATUSES, tags={SENSOR_TAG: sensor_name}),
+def waiting_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """This sensor's runs that have not started yet, oldest first."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=WAITING_STATUSES, tags={SENSOR_TAG: SENSOR_NAME}),
         limit=5,
+        ascending=True,
     )
-    return [record.dagster_run.run_id for record in runs]
+    return [record.dagster_run for record in records]
 
 
 Clock = Callable[[ChangePoll], datetime]
@@ -77,19 +87,27 @@ def still_arriving(poll: ChangePoll, now: datetime) -> str | None:
     return None
 
 
-def build_change_sensor(source: Source, clock: Clock = database_clock) -> dg.SensorDefinition:
-    """The sensor of one change stream; ``clock`` tells the time a burst is judged at."""
-    name = SENSOR_NAMES[source]
-    job = SOURCE_JOBS[source]
-    table = watched_table(source)
-    view_names = [view.name for view in views_refreshed_on(source)]
+def refresh_request(
+    graph: AssetGraph, poll: ChangePoll
+) -> tuple[frozenset[dg.AssetKey], list[dg.AssetCheckKey]]:
+    """What one run for ``poll``'s changes materializes and checks: the cleaned layer and
+    the views of every source that changed, with all their checks."""
+    selection = refresh_selection(views_changed_by(poll.sources))
+    keys = frozenset(selection.resolve(graph))
+    return keys, sorted(selection.resolve_checks(graph), key=lambda k: k.to_user_string())
+
+
+def build_change_sensor(clock: Clock = database_clock) -> dg.SensorDefinition:
+    """The sensor of every change stream; ``clock`` tells the time a burst is judged at."""
+    view_names = views_changed_by(WATCHED)
 
     @dg.sensor(
-        name=name,
-        job=job,
+        name=SENSOR_NAME,
+        job=SOURCE_JOB,
         minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Refreshes the views {source.value} changes affect, once per burst.",
+        description="Refreshes the views that order and inventory changes affect: one run "
+        "per burst, selecting the views of every table that changed.",
     )
     def change_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         try:
@@ -97,16 +115,20 @@ def build_change_sensor(source: Source, clock: Clock = database_clock) -> dg.Sen
                 start = None
                 if context.cursor is None:  # a new deployment: begin after the last build
                     start = built_from(conn, FACTS_NAME, view_names)
-                poll = poll_changes(conn, source, context.cursor or start)
+                poll = poll_changes(conn, WATCHED, context.cursor or start)
                 if poll.changes == 0:
                     if context.cursor:
-                        prune_changes(conn, source, context.cursor)
+                        for source in WATCHED:
+                            prune_changes(conn, source, context.cursor)
                     return dg.SensorResult(
                         skip_reason="no committed change since the last tick"
                         + (" (the views were built from the latest changes)" if start else ""),
                         cursor=start or context.cursor,
                     )
-                observation = observe_table(conn, table, poll.snapshot, poll.operations)
+                observations = [
+                    observe_table(conn, watched_table(source), poll.snapshot, operations)
+                    for source, operations in poll.by_source.items()
+                ]
         except ChangeCaptureMissing as missing:
             return dg.SkipReason(str(missing))
 
@@ -114,27 +136,38 @@ def build_change_sensor(source: Source, clock: Clock = database_clock) -> dg.Sen
         if waiting:
             return dg.SkipReason(waiting)
 
-        queued = waiting_run_ids(context.instance, name)
-        if queued:
+        keys, checks = refresh_request(context.repository_def.asset_graph, poll)
+        covering = [
+            run
+            for run in waiting_runs(context.instance)
+            if run.asset_selection is None or keys <= run.asset_selection
+        ]
+        if covering:
             return dg.SensorResult(
-                skip_reason=f"{poll.changes} changes will be picked up by run {queued[0]}, "
-                "still queued",
+                skip_reason=f"{poll.changes} changes will be picked up by run "
+                f"{covering[0].run_id}, still queued",
                 cursor=poll.snapshot,
-                asset_events=[observation],
+                asset_events=observations,
             )
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
                     run_key=poll.snapshot,
-                    tags={SENSOR_TAG: name, "soleflip/changes": str(poll.changes)},
+                    asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+                    asset_check_keys=checks,
+                    tags={
+                        SENSOR_TAG: SENSOR_NAME,
+                        CHANGES_TAG: str(poll.changes),
+                        SOURCES_TAG: ",".join(source.value for source in poll.sources),
+                    },
                 )
             ],
             cursor=poll.snapshot,
-            asset_events=[observation],
+            asset_events=observations,
         )
 
     return change_sensor
 
 
 def build_sensors() -> list[dg.SensorDefinition]:
-    return [build_change_sensor(source) for source in Source]
+    return [build_change_sensor()]

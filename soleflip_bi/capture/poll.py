@@ -8,6 +8,7 @@ is missed or seen twice, whatever order transactions commit in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,12 +25,24 @@ class ChangePoll:
     oldest_change: datetime | None
     newest_change: datetime | None
     database_now: datetime
-    # statements per operation (INSERT, UPDATE, DELETE, TRUNCATE, LOAD, MATURED)
+    # statements per operation (INSERT, UPDATE, DELETE, TRUNCATE, LOAD, MATURED), all sources
     operations: dict[str, int] = field(default_factory=dict)
+    # the same per source: only the sources that changed
+    by_source: dict[Source, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources that changed, in the catalogue's order."""
+        return [source for source in Source if source in self.by_source]
 
 
-def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) -> ChangePoll:
-    """Committed changes of ``source`` not visible in snapshot ``since`` (all, if None)."""
+def poll_changes(
+    conn: psycopg.Connection, sources: Iterable[Source], since: str | None
+) -> ChangePoll:
+    """Committed changes of ``sources`` not visible in snapshot ``since`` (all, if None).
+
+    One snapshot for every source: a transaction that wrote an order and its stock item is
+    seen by the same poll, whole."""
     if not change_capture_installed(conn):
         raise ChangeCaptureMissing(
             "change capture is not installed in the target database; "
@@ -41,20 +54,26 @@ def poll_changes(conn: psycopg.Connection, source: Source, since: str | None) ->
         snapshot, now = conn.execute("select pg_current_snapshot()::text, now()").fetchone()
         rows = conn.execute(
             """
-            select operation, count(*), min(changed_at), max(changed_at)
+            select source, operation, count(*), min(changed_at), max(changed_at)
             from soleflip_bi.source_change
-            where source = %(source)s
+            where source = any(%(sources)s)
               and (%(since)s::pg_snapshot is null
                    or (xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
                        and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot)))
-            group by operation
+            group by source, operation
             """,
-            {"source": source.value, "since": since},
+            {"sources": [source.value for source in sources], "since": since},
         ).fetchall()
-    operations = {operation: int(count) for operation, count, _, _ in rows}
-    oldest = min((row[2] for row in rows), default=None)
-    newest = max((row[3] for row in rows), default=None)
-    return ChangePoll(snapshot, sum(operations.values()), oldest, newest, now, operations)
+    by_source: dict[Source, dict[str, int]] = {}
+    operations: dict[str, int] = {}
+    for source, operation, count, _, _ in rows:
+        by_source.setdefault(Source(source), {})[operation] = int(count)
+        operations[operation] = operations.get(operation, 0) + int(count)
+    oldest = min((row[3] for row in rows), default=None)
+    newest = max((row[4] for row in rows), default=None)
+    return ChangePoll(
+        snapshot, sum(operations.values()), oldest, newest, now, operations, by_source
+    )
 
 
 RETENTION = "2 days"

@@ -50,10 +50,16 @@ def refresh_in_dagster(
             print(f"Dagster run {run_id} started", flush=True)
         names = {spec.name for spec in specs}
         with _printing_views(instance, run_id, names if progress else set()):
-            result = refresh_views(defs, specs, instance, also=also, run_id=run_id)
+            result = refresh_views(
+                defs, specs, instance, also=also, run_id=run_id, on_wait=_waiting_for
+            )
     if not result.success:
         raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
     return result
+
+
+def _waiting_for(run_id: str) -> None:
+    print(f"waiting for refresh run {run_id} to finish (one refresh run at a time)", flush=True)
 
 
 @contextmanager

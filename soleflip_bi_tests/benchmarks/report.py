@@ -41,10 +41,12 @@ table: 0 means identical).
 * **Ages computed cheaply.** Days in stock are whole numbers, so the aging thresholds are
   read once and compared as integers (a numeric comparison per item and threshold cost
   about a second at 1.36M items).
-* **Only the indexes the cards use.** `metabase_inventory_status` keeps its unique key and
-  two partial indexes over the stock on hand (a quarter of the items): oldest first, and
-  oldest first within a stock category, which is how its card reads it. Its product and
-  brand indexes went: no card reads them, and each cost about half a second per build.
+* **The seed's indexes, built before the swap.** `metabase_inventory_status` has every
+  index seed 001 names, on the seed's columns and over every item (the shop's own Metabase
+  questions filter stock by product, brand and stock category, and ask about sold items'
+  age), plus two partial ones over the stock on hand for the inventory card. They are built
+  on the new copy while readers still read the old one, and with the refresh's parallel
+  maintenance workers; each size's section below lists what each index costs alone.
 * **Nothing to do, nothing started.** `soleflip-bi views refresh` asks PostgreSQL whether
   any view would do work (definitions, change log, day) and, if none would, prints that and
   starts no Dagster run; the command line loads without importing Dagster.
@@ -56,7 +58,7 @@ table: 0 means identical).
   CONCURRENTLY` costs more than a build (its diff compares every row), so it is built
   whole beside the old copy and swapped: after any stock or sales change, and once a day,
   when every unsold item ages. The build is a copy of the stored table with each item's
-  age computed (the per-row projection of 28 columns is most of it) plus three indexes.
+  age computed (the per-row projection of 28 columns is most of it) plus its indexes.
   What would remove it: a table maintained row by row in place of a materialized view
   (the views would no longer all be materialized views), or the `pg_ivm` extension (not
   available on managed PostgreSQL everywhere). The inventory overview aggregates the same
@@ -147,7 +149,7 @@ REMAINING = {
     "(about a tenth of a second per 1,000 orders) and some forty small statements keeping "
     "the rollups and the recount in step.",
     "rollover": "Building 1.36M rows of 28 columns (the per-row projection is most of it) "
-    "and three indexes; every unsold item's age changes at midnight, so the view cannot be "
+    "and its seven indexes; every unsold item's age changes at midnight, so the view cannot be "
     "kept, only rebuilt, while it is a materialized view (see above).",
     "cli": "Starting Python and connecting; no Dagster is imported on this path.",
     "latency": "The sensor waits for 2 quiet seconds (one run per burst) and ticks every "

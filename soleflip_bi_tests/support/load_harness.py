@@ -1,13 +1,15 @@
-"""Drive the load scenario: writers write, sensors tick, runs queue and execute, and at
+"""Drive the load scenario: writers write, the sensor ticks, runs queue and execute, and at
 the end one more tick and refresh must bring every committed write into the views.
 
-The sensors are evaluated in this process the way the daemon evaluates them (cursor
-carried from tick to tick, see support.ticker.Ticker): during the load at the database's
-own time, so bursts are judged on the wall clock as the daemon judges them; for the final
-tick as if the shop had been quiet long enough (no sleep). Each RunRequest becomes a run
-of the sensor's job, created NOT_STARTED on the real instance, so the sensors see it
-waiting, and executed by worker processes. The hourly schedule is compressed to
-``schedule_every`` seconds so that its runs overlap the sensors' runs on the same views.
+The source-changes sensor is evaluated in this process the way the daemon evaluates it
+(cursor carried from tick to tick, see support.ticker.Ticker): during the load at the
+database's own time, so bursts are judged on the wall clock as the daemon judges them; for
+the final tick as if the shop had been quiet long enough (no sleep). Each RunRequest
+becomes a run of the sensor's whole job (every watched view, a superset of what it asked
+for), created NOT_STARTED on the real instance, so the sensor sees it waiting, and executed
+by worker processes, which, unlike the run queue, do not wait for each other: the hourly
+schedule is compressed to ``schedule_every`` seconds so that its runs overlap the sensor's
+runs on the same views, and the refreshes must stay right when runs do overlap.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from soleflip_bi.automation.jobs import SOURCE_JOBS, TIER_JOBS
+from soleflip_bi.automation.jobs import SOURCE_JOB, TIER_JOBS
 from soleflip_bi.automation.sensors import WAITING_STATUSES
 from soleflip_bi.definitions import defs
-from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.shared.tags import SENSOR_TAG
 from soleflip_bi.views.registry import Tier
 from soleflip_bi_tests.support.load import Catalogue, RefreshWatcher, ShopWriter, run_worker
@@ -165,9 +166,8 @@ def _drive(
     clock: float,
 ) -> LoadOutcome:
     workers_ready = time.monotonic() - clock
-    tickers = {source: Ticker(source, url, instance) for source in Source}
-    for ticker in tickers.values():
-        ticker.settle()  # the first tick, before the load begins
+    ticker = Ticker(url, instance)
+    ticker.settle()  # the first tick, before the load begins
     stop = threading.Event()
     catalogue = Catalogue.read(url)
     shop = [ShopWriter(url, catalogue, stop, seed=i, pause=pause) for i in range(writers)]
@@ -176,9 +176,9 @@ def _drive(
     outcome = LoadOutcome(seconds, shop, watcher)
     outcome.timings["workers_ready"] = workers_ready
 
-    def submit_requests(data: dg.SensorExecutionData, source: Source) -> int:
+    def submit_requests(data: dg.SensorExecutionData) -> int:
         for request in data.run_requests:
-            pool.submit(SOURCE_JOBS[source].name, dict(request.tags))
+            pool.submit(SOURCE_JOB.name, dict(request.tags))
             outcome.requested[request.tags[SENSOR_TAG]] += 1
         return len(data.run_requests)
 
@@ -188,9 +188,8 @@ def _drive(
     next_schedule = started + schedule_every
     try:
         while time.monotonic() - started < seconds:
-            for source, ticker in tickers.items():
-                submit_requests(ticker.tick(), source)
-                outcome.sensor_ticks += 1
+            submit_requests(ticker.tick())
+            outcome.sensor_ticks += 1
             if time.monotonic() >= next_schedule:
                 pool.submit(TIER_JOBS[Tier.HOURLY].name, {SCHEDULE_TAG: "hourly"})
                 outcome.requested["hourly"] += 1
@@ -207,14 +206,10 @@ def _drive(
         outcome.timings["drain"] = time.monotonic() - started - outcome.timings["load"]
         # The final tick and refresh: whatever the last runs did not read is requested now.
         # The writers have stopped, so the last burst is over: judge it as settled.
-        outcome.final_requests = sum(
-            submit_requests(ticker.settle(), source) for source, ticker in tickers.items()
-        )
+        outcome.final_requests = submit_requests(ticker.settle())
         pool.drain()
-        outcome.requests_after_final_refresh = sum(
-            len(ticker.settle().run_requests) for ticker in tickers.values()
-        )
-        outcome.sensor_ticks += 2 * len(tickers)
+        outcome.requests_after_final_refresh = len(ticker.settle().run_requests)
+        outcome.sensor_ticks += 2
         outcome.timings["final_tick_and_refresh"] = (
             time.monotonic() - started - outcome.timings["load"] - outcome.timings["drain"]
         )

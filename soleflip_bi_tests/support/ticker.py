@@ -11,25 +11,24 @@ from soleflip_bi.automation.sensors import QUIET_SECONDS, build_change_sensor
 from soleflip_bi.capture.poll import ChangePoll
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
-from soleflip_bi.shared.catalogue import Source
 
 QUIET = timedelta(seconds=QUIET_SECONDS)
 
 
 class Ticker:
-    """Evaluates one tick of a source's sensor after another against a real instance.
+    """Evaluates one tick of the source-changes sensor after another against a real instance.
 
     ``tick()`` judges a burst at the database's own time, as the daemon does;
-    ``settle()`` judges it as if the source had been quiet just long enough, and
+    ``settle()`` judges it as if the sources had been quiet just long enough, and
     ``during_burst()`` as if the last change had just been written.
     """
 
-    def __init__(self, source: Source, url: str, instance: dg.DagsterInstance) -> None:
+    def __init__(self, url: str, instance: dg.DagsterInstance) -> None:
         self.url = url
         self.instance = instance
         self.cursor: str | None = None
         self._offset: timedelta | None = None  # None: the database's clock
-        self.sensor = build_change_sensor(source, clock=self._now)
+        self.sensor = build_change_sensor(clock=self._now)
 
     def _now(self, poll: ChangePoll) -> datetime:
         if self._offset is None or poll.newest_change is None:
@@ -53,7 +52,7 @@ class Ticker:
         return self._evaluate(None)
 
     def settle(self) -> dg.SensorExecutionData:
-        """A tick once the source has been quiet long enough for a burst to be over."""
+        """A tick once the sources have been quiet long enough for a burst to be over."""
         return self._evaluate(QUIET + timedelta(milliseconds=1))
 
     def during_burst(self) -> dg.SensorExecutionData:
