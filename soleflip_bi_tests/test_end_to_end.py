@@ -12,17 +12,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from soleflip_bi.cli.dagster_runs import refresh_everything
 from soleflip_bi.shared import settings
-from soleflip_bi_tests.support.orders import add_sale_orders, orders_in_view
+from soleflip_bi_tests.support.orders import add_sale_orders, insert_sale_orders, orders_in_view
 from soleflip_bi_tests.support.processes import start_group, stop_group
 from soleflip_bi_tests.support.shop import stock_shop
 
@@ -274,3 +277,155 @@ def test_after_the_demo_and_a_sensor_run_nothing_is_unmaterialized_or_unevaluate
         assert latest[key]["assetMaterializations"][0]["runId"] == run["runId"]
     observed = latest["sales/order"]["assetObservations"][0]["metadataEntries"]
     assert {"label": "insert_statements", "intValue": 1} in observed
+
+
+def _trigger(run: dict) -> str:
+    """What started a run (sensor, schedule, command line, or the UI) and its id."""
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    for key in ("soleflip/sensor", "dagster/schedule_name", "soleflip/trigger"):
+        if key in tags:
+            return f"{tags[key]} {run['runId'][:8]}"
+    return f"other {run['runId'][:8]}"
+
+
+RUN_RECORDS_QUERY = """
+query ($runId: ID!) {
+  runOrError(runId: $runId) {
+    ... on Run {
+      eventConnection(limit: 10000) {
+        events {
+          ... on MaterializationEvent { timestamp }
+          ... on AssetCheckEvaluationEvent { timestamp }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _recording_span(deployment: Deployment, run_id: str) -> tuple[float, float]:
+    """From the first to the last materialization or check evaluation of a run (s)."""
+    response = requests.post(
+        f"http://127.0.0.1:{deployment.port}/graphql",
+        json={"query": RUN_RECORDS_QUERY, "variables": {"runId": run_id}},
+        timeout=30,
+    )
+    response.raise_for_status()
+    events = response.json()["data"]["runOrError"]["eventConnection"]["events"]
+    stamps = [float(e["timestamp"]) / 1000 for e in events if e.get("timestamp")]
+    return min(stamps), max(stamps)
+
+
+REFRESH_RUNS_QUERY = """
+query {
+  runsOrError(filter: {tags: [{key: "soleflip/refresh", value: "views"}]}) {
+    ... on Runs { results { runId status startTime endTime tags { key value } } }
+  }
+}
+"""
+UNFINISHED = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+
+
+def _stock_change(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "update inventory.stock set color = coalesce(color, '') || '.' where ctid = "
+        "(select ctid from inventory.stock order by random() limit 1)"
+    )
+
+
+def _mixed_bursts(url: str, bursts: int, per_burst: int, pause: float) -> int:
+    """Commit bursts of order-only, stock-only and order-with-stock transactions; return
+    the sales committed."""
+    sales = 0
+    with psycopg.connect(url) as conn:
+        for _ in range(bursts):
+            for n in range(per_burst):
+                if n % 3 != 1:
+                    insert_sale_orders(conn, 1, gross=180)
+                    sales += 1
+                if n % 3 != 0:
+                    _stock_change(conn)
+                conn.commit()
+                time.sleep(0.05)
+            time.sleep(pause)
+    return sales
+
+
+def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_interleave(
+    demo_deployment: Deployment,
+) -> None:
+    """Bursts of mixed order and stock commits, the hourly job launched through the run
+    queue as its schedule launches it, and `views refresh --all` from the command line, all
+    at once. Afterwards no two refresh runs overlapped, every committed sale is in the
+    view, and every check of every asset has an execution, not skipped, for that asset's
+    latest materialization (what the asset pages show)."""
+    deployment = demo_deployment
+    _wait_for(deployment.sensor_cursor, 120, "the sensor's first tick")
+    before = _orders_in_view(deployment.url)
+    client = DagsterGraphQLClient("127.0.0.1", port_number=deployment.port)
+
+    writer = ThreadPoolExecutor(max_workers=1)
+    sales = writer.submit(_mixed_bursts, deployment.url, 3, 12, 4.0)
+    time.sleep(3)
+    hourly = client.submit_job_execution(
+        "refresh_hourly",
+        repository_location_name="soleflip_bi",
+        repository_name="__repository__",
+        tags={"dagster/schedule_name": "refresh_hourly_schedule"},
+    )
+    cli = subprocess.run(
+        [str(BIN / "soleflip-bi"), "views", "refresh", "--all", "--always-run"],
+        cwd=settings.PROJECT_ROOT,
+        env=deployment.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    committed = sales.result(timeout=300)
+    writer.shutdown()
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+
+    _wait_for(
+        lambda: _orders_in_view(deployment.url) == before + committed,
+        300,
+        "every committed sale in the view",
+        interval=1,
+    )
+
+    def settled() -> list[dict] | None:
+        runs = deployment.graphql(REFRESH_RUNS_QUERY)["runsOrError"]["results"]
+        return None if any(r["status"] in UNFINISHED for r in runs) else runs
+
+    _wait_for(settled, 300, "every refresh run to finish", interval=1)
+    time.sleep(6)  # the sensor's last ticks: a run it requests now is waited for too
+    runs = _wait_for(settled, 300, "every refresh run to finish", interval=1)
+
+    assert client.get_run_status(hourly).value == "SUCCESS"
+    assert {r["status"] for r in runs} == {"SUCCESS"}
+    triggers = {_trigger(r).split()[0] for r in runs}
+    assert {"source_changes_sensor", "refresh_hourly_schedule", "cli"} <= triggers
+    # What each run recorded (materializations, check evaluations) spans a stretch of time
+    # that no other run's records fall into: no two runs refreshed at once.
+    spans = sorted((*_recording_span(deployment, r["runId"]), _trigger(r)) for r in runs)
+    overlaps = [
+        f"{a[2]} {a[0]:.1f}-{a[1]:.1f} and {b[2]} {b[0]:.1f}-{b[1]:.1f}"
+        for a, b in pairwise(spans)
+        if b[0] < a[1]
+    ]
+    assert overlaps == [], "two refresh runs refreshed at once"
+
+    nodes = deployment.graphql(ASSET_STATE_QUERY)["assetNodes"]
+    wrong = []
+    for node in nodes:
+        latest = (node["assetMaterializations"] or [{}])[0].get("runId")
+        for check in node["assetChecksOrError"].get("checks", []):
+            execution = check["executionForLatestMaterialization"]
+            name = f"{'/'.join(node['assetKey']['path'])}:{check['name']}"
+            if execution is None:
+                wrong.append(f"{name}: no execution for the latest materialization")
+            elif execution["status"] not in {"SUCCEEDED", "FAILED"}:
+                wrong.append(f"{name}: {execution['status']}")
+            elif execution["runId"] != latest:
+                wrong.append(f"{name}: evaluated by run {execution['runId']}, not {latest}")
+    assert wrong == []

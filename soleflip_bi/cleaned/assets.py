@@ -12,6 +12,7 @@ from soleflip_bi.cleaned.layer import (
 )
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.shared.catalogue import (
     BRAND,
@@ -94,8 +95,10 @@ ACCOUNTING_CHECK = dg.AssetCheckSpec(
 )
 def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     """Bring the cleaned layer up to date: its definitions (when the code changed) and the
-    stored order facts (when a source changed). Every refresh run starts with this step;
-    the views only read what it maintains."""
+    stored order facts (when a source changed). Every refresh run starts with this step,
+    after the refresh runs that became active before it have ended; the views only read
+    what it maintains."""
+    wait_for_earlier_refresh_runs(context)
     try:
         with postgres.connect() as conn:
             applied = ensure_cleaned_layer(conn)
