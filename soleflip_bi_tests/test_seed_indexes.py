@@ -1,14 +1,17 @@
 """The indexes the seed names are part of the contract (SPEC §3): Metabase questions filter
 on them. Every index of seed 001's "Materialized Views" section exists on its view, on the
 seed's columns in the seed's order, over every row (no condition); the ones SPEC §3 calls
-unique are unique. The lists are read from the documents themselves, so a registry that
-drops or narrows one fails here."""
+unique are unique. The lists are read from the documents' own text, so a registry that
+drops or narrows one fails here: from ``contract/``, which holds those two sections word
+for word, and which is compared with the documents wherever they sit beside the checkout
+(``../shared``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,8 +21,25 @@ from soleflip_bi.views.registry import VIEWS_BY_NAME
 from soleflip_bi_tests.support.shop import new_shop
 
 SHARED = settings.PROJECT_ROOT.parent / "shared"
-SEED = SHARED / "seeds" / "001-metabase-integration-readme.md"
-SPEC = SHARED / "SPEC.md"
+CONTRACT = Path(__file__).parent / "contract"
+SEED_SECTION = "## Materialized Views"
+SPEC_SECTION = "## 3."
+# (document beside the checkout, its section kept in contract/)
+SEED = (
+    SHARED / "seeds" / "001-metabase-integration-readme.md",
+    SEED_SECTION,
+    CONTRACT / "seed_001_materialized_views.md",
+)
+SPEC = (SHARED / "SPEC.md", SPEC_SECTION, CONTRACT / "spec_3_views.md")
+
+
+def section(text: str, heading: str) -> str:
+    """The section under ``heading`` (a level-2 heading), up to the next one."""
+    return heading + text.split(heading, 1)[1].split("\n## ", 1)[0].rstrip() + "\n"
+
+
+def read(document: tuple[Path, str, Path]) -> str:
+    return document[2].read_text()
 
 
 @dataclass(frozen=True)
@@ -33,9 +53,8 @@ class SeedIndex:
 def seed_indexes(text: str) -> list[SeedIndex]:
     """``- `idx_name` - On column [DESC]`` lines under each ``### N. Title (`view`)`` heading
     of the section "Materialized Views"."""
-    section = text.split("## Materialized Views", 1)[1].split("\n## ", 1)[0]
     found, view = [], None
-    for line in section.splitlines():
+    for line in section(text, SEED_SECTION).splitlines():
         if heading := re.match(r"### .*\(`(\w+)`\)", line):
             view = heading.group(1)
         elif entry := re.match(r"- `(idx_\w+)` - On (\w+)( DESC)?\s*$", line):
@@ -52,9 +71,8 @@ def spec_unique_indexes(text: str) -> set[str]:
 def spec_index_names(text: str) -> dict[str, set[str]]:
     """SPEC §3's index lists per view: ``Indexes `idx_a_b`, `_c`, …``, a name beginning
     with ``_`` standing for the first name's prefix plus itself."""
-    section = text.split("## 3.", 1)[1].split("\n## ", 1)[0]
     names: dict[str, set[str]] = {}
-    for bullet in re.split(r"\n\* ", section):
+    for bullet in re.split(r"\n\* ", section(text, SPEC_SECTION)):
         head = re.match(r"\*\*(\w+)\*\*", bullet)
         listed = re.search(r"Indexes ((?:`\w+`(?: \(unique\))?,?\s*)+)", bullet)
         if not head or not listed:
@@ -68,15 +86,17 @@ def spec_index_names(text: str) -> dict[str, set[str]]:
     return names
 
 
-needs_documents = pytest.mark.skipif(
-    not SEED.exists() or not SPEC.exists(), reason=f"the seed documents are not at {SHARED}"
-)
+@pytest.mark.parametrize("document", [SEED, SPEC], ids=["seed 001", "SPEC"])
+def test_the_kept_sections_are_the_documents_words(document: tuple[Path, str, Path]) -> None:
+    source, heading, kept = document
+    if not source.exists():
+        pytest.skip(f"{source} is not beside the checkout")
+    assert kept.read_text() == section(source.read_text(), heading)
 
 
-@needs_documents
 def test_the_documents_list_the_indexes() -> None:
     """The parsers read what the documents say (a format change must not pass silently)."""
-    seed = seed_indexes(SEED.read_text())
+    seed = seed_indexes(read(SEED))
     assert len(seed) == 24
     assert {index.view for index in seed} == {
         name for name in VIEWS_BY_NAME if name.startswith("metabase_") and "overview" not in name
@@ -84,7 +104,7 @@ def test_the_documents_list_the_indexes() -> None:
     assert SeedIndex("metabase_inventory_status", "idx_inv_status_brand", "brand_name", False) in (
         seed
     )
-    spec = spec_index_names(SPEC.read_text())
+    spec = spec_index_names(read(SPEC))
     assert spec["metabase_inventory_status"] == {
         f"idx_inv_status_{suffix}" for suffix in ("id", "product", "brand", "category", "aging")
     }
@@ -93,7 +113,7 @@ def test_the_documents_list_the_indexes() -> None:
         by_view.setdefault(index.view, set()).add(index.name)
     for view, names in spec.items():
         assert names <= by_view[view], view
-    assert spec_unique_indexes(SPEC.read_text()) == {"idx_prod_perf_product", "idx_inv_status_id"}
+    assert spec_unique_indexes(read(SPEC)) == {"idx_prod_perf_product", "idx_inv_status_id"}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +122,6 @@ def built_shop() -> Iterator[str]:
         yield url
 
 
-@needs_documents
 def test_every_seed_index_exists_on_its_columns_over_every_row(built_shop: str) -> None:
     with psycopg.connect(built_shop) as conn:
         rows = conn.execute(
@@ -120,9 +139,9 @@ def test_every_seed_index_exists_on_its_columns_over_every_row(built_shop: str) 
             """
         ).fetchall()
     live = {row[1]: (row[0], row[2], row[3], tuple(row[4]), tuple(row[5])) for row in rows}
-    unique = spec_unique_indexes(SPEC.read_text())
+    unique = spec_unique_indexes(read(SPEC))
     wrong = []
-    for index in seed_indexes(SEED.read_text()):
+    for index in seed_indexes(read(SEED)):
         if index.name not in live:
             wrong.append(f"{index.name} is missing on {index.view}")
             continue
