@@ -423,9 +423,9 @@ def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_inter
             execution = check["executionForLatestMaterialization"]
             name = f"{'/'.join(node['assetKey']['path'])}:{check['name']}"
             if execution is None:
-                wrong.append(f"{name}: no execution for the latest materialization")
+                wrong.append(f"{name}: no execution for the latest materialization ({latest})")
             elif execution["status"] not in {"SUCCEEDED", "FAILED"}:
                 wrong.append(f"{name}: {execution['status']}")
             elif execution["runId"] != latest:
                 wrong.append(f"{name}: evaluated by run {execution['runId']}, not {latest}")
-    assert wrong == []
+    assert wrong == [], [(_trigger(r), r["status"]) for r in runs]

@@ -257,7 +257,7 @@ def test_a_database_restart_during_a_refresh_loses_nothing(
     spec = get_view(VIEW)
     slow = slowed(spec, SLEEP_SECONDS + 1)
     orders_views = [slow if v.name == VIEW else v for v in views_refreshed_on(Source.ORDERS)]
-    ticker = Ticker(Source.ORDERS, url, instance)
+    ticker = Ticker(url, instance)
     assert ticker.settle().run_requests == []  # a new sensor begins after the build
     base_orders = _sale_orders(url)
 

@@ -141,7 +141,7 @@ def test_the_shops_own_role_still_writes_orders_and_the_sensor_sees_them(
             ).format(app)
         )
     refresh_url = make_conninfo(shop, user=roles["refresh"])
-    ticker = Ticker(Source.ORDERS, refresh_url, instance)
+    ticker = Ticker(refresh_url, instance)
     ticker.settle()  # begins after the build
     before = _revenue(shop)
 

@@ -1,9 +1,10 @@
 """Jobs generated from the registry: one per refresh tier, one for the source changes.
 
 Each run starts with the cleaned layer's step (definitions, stored order facts), then
-refreshes its views. Every refresh run carries ``REFRESH_RUN_TAGS``: the run queue
+refreshes its views. Their runs carry ``QUEUED_REFRESH_TAGS``: the run queue
 (``dagster.yaml``) starts one such run at a time, because every one of them materializes
-the cleaned layer, and two at once would interleave their materializations and checks.
+the cleaned layer, and two at once would interleave their materializations and checks
+(``database/run_order.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.shared.tags import REFRESH_RUN_TAGS, TIER_TAG
+from soleflip_bi.shared.tags import QUEUED_REFRESH_TAGS, TIER_TAG
 from soleflip_bi.views.assets import refresh_selection
 from soleflip_bi.views.registry import VIEWS, Tier, views_in_tier
 
@@ -20,7 +21,7 @@ TIER_JOBS: dict[Tier, dg.UnresolvedAssetJobDefinition] = {
         f"refresh_{tier.value}",
         selection=refresh_selection([v.name for v in views_in_tier(tier)]),
         description=f"Refresh the {tier.value} views (and run their checks).",
-        tags={TIER_TAG: tier.value, **REFRESH_RUN_TAGS},
+        tags={TIER_TAG: tier.value, **QUEUED_REFRESH_TAGS},
     )
     for tier in Tier
 }
@@ -36,7 +37,7 @@ SOURCE_JOB = dg.define_asset_job(
     selection=refresh_selection(views_changed_by(list(Source))),
     description="Refresh the views that the changed source tables feed; each run selects "
     "the views of the tables its changes touched.",
-    tags=REFRESH_RUN_TAGS,
+    tags=QUEUED_REFRESH_TAGS,
     # A sensor run is a second or two of PostgreSQL work; a process per step would
     # cost several seconds each. Steps still take their slot in the refresh pool.
     executor_def=dg.in_process_executor,

@@ -5,15 +5,20 @@ its cursor, in one snapshot, so the order and the stock item one transaction wro
 seen together:
 
 * nothing new                          -> skip, no run;
-* changes still arriving (a burst)     -> wait until the sources have been quiet for
-                                          ``QUIET_SECONDS`` (at most ``MAX_WAIT_SECONDS``),
-                                          so a burst gives one refresh, not many;
+* changes still arriving (a burst)     -> wait until the sources have been quiet for a
+                                          window that adapts to the rate of writes
+                                          (``quiet_window``; at most ``MAX_WAIT_SECONDS`` in
+                                          all), so a burst gives one refresh, not many;
 * a run of this sensor is still queued -> skip when it selects every view these changes
   and covers what they affect             affect: it has not started reading, so it will
                                           include them;
 * otherwise                            -> request one run whose selection is the cleaned
                                           layer and the union of the views the changed
                                           sources feed.
+
+A tick keeps looking (every ``POLL_SECONDS`` for ``TICK_SECONDS``) until it has
+something to request, so a change is seen a fraction of a second after its commit, not
+at the daemon's next round of ticks five seconds later.
 
 Runs never overlap: every refresh run carries the tag the run queue limits to one at a
 time (``automation/jobs.py``), so a run requested while another refreshes waits for it.
@@ -31,6 +36,7 @@ operation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -48,9 +54,18 @@ from soleflip_bi.shared.tags import CHANGES_TAG, SENSOR_TAG, SOURCES_TAG
 from soleflip_bi.sources.observe import observe_table
 from soleflip_bi.views.assets import refresh_selection
 
-MINIMUM_INTERVAL_SECONDS = 2
-QUIET_SECONDS = 2.0
+MINIMUM_INTERVAL_SECONDS = 1
+# The quiet window adapts to the rate of writes: QUIET_GAPS times the mean gap between the
+# burst's changes, within MIN_QUIET_SECONDS (a single change) and MAX_QUIET_SECONDS.
+MIN_QUIET_SECONDS = 0.5
+MAX_QUIET_SECONDS = 2.0
+QUIET_GAPS = 4.0
 MAX_WAIT_SECONDS = 30.0
+# Dagster's sensor daemon starts a round of ticks every 5 s (MIN_INTERVAL_LOOP_TIME in
+# dagster/_daemon/sensor.py), so a tick keeps looking for this long, every POLL_SECONDS,
+# and requests the run the moment a burst is over instead of at the next round.
+TICK_SECONDS = 4.0
+POLL_SECONDS = 0.2
 WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 SENSOR_NAME = "source_changes_sensor"
@@ -75,14 +90,25 @@ def database_clock(poll: ChangePoll) -> datetime:
     return poll.database_now
 
 
+def quiet_window(poll: ChangePoll) -> float:
+    """How long the sources must have been quiet for ``poll``'s burst to be over: a few
+    times the mean gap between its changes, so a lone order waits half a second and a
+    stream of writes a little longer than its own rhythm."""
+    if poll.changes < 2:
+        return MIN_QUIET_SECONDS
+    gap = (poll.newest_change - poll.oldest_change).total_seconds() / (poll.changes - 1)
+    return min(MAX_QUIET_SECONDS, max(MIN_QUIET_SECONDS, QUIET_GAPS * gap))
+
+
 def still_arriving(poll: ChangePoll, now: datetime) -> str | None:
     """Why to wait for more of a burst at ``now``, or ``None`` when it is time to run."""
     quiet_for = (now - poll.newest_change).total_seconds()
     waited = (now - poll.oldest_change).total_seconds()
-    if quiet_for < QUIET_SECONDS and waited < MAX_WAIT_SECONDS:
+    window = quiet_window(poll)
+    if quiet_for < window and waited < MAX_WAIT_SECONDS:
         return (
             f"{poll.changes} changes, still arriving; waiting for a quiet "
-            f"{QUIET_SECONDS:.0f} s (at most {MAX_WAIT_SECONDS:.0f} s)"
+            f"{window:.1f} s (at most {MAX_WAIT_SECONDS:.0f} s)"
         )
     return None
 
@@ -97,8 +123,11 @@ def refresh_request(
     return keys, sorted(selection.resolve_checks(graph), key=lambda k: k.to_user_string())
 
 
-def build_change_sensor(clock: Clock = database_clock) -> dg.SensorDefinition:
-    """The sensor of every change stream; ``clock`` tells the time a burst is judged at."""
+def build_change_sensor(
+    clock: Clock = database_clock, tick_seconds: float = TICK_SECONDS
+) -> dg.SensorDefinition:
+    """The sensor of every change stream; ``clock`` tells the time a burst is judged at, and
+    a tick looks again every POLL_SECONDS for ``tick_seconds`` (0: one look per tick)."""
     view_names = views_changed_by(WATCHED)
 
     @dg.sensor(
@@ -110,12 +139,18 @@ def build_change_sensor(clock: Clock = database_clock) -> dg.SensorDefinition:
         "per burst, selecting the views of every table that changed.",
     )
     def change_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+        give_up = time.monotonic() + tick_seconds
         try:
             with postgres.connect() as conn:
                 start = None
                 if context.cursor is None:  # a new deployment: begin after the last build
                     start = built_from(conn, FACTS_NAME, view_names)
-                poll = poll_changes(conn, WATCHED, context.cursor or start)
+                while True:
+                    poll = poll_changes(conn, WATCHED, context.cursor or start)
+                    waiting = still_arriving(poll, clock(poll)) if poll.changes else None
+                    if (poll.changes and waiting is None) or time.monotonic() >= give_up:
+                        break
+                    time.sleep(POLL_SECONDS)
                 if poll.changes == 0:
                     if context.cursor:
                         for source in WATCHED:
@@ -125,16 +160,14 @@ def build_change_sensor(clock: Clock = database_clock) -> dg.SensorDefinition:
                         + (" (the views were built from the latest changes)" if start else ""),
                         cursor=start or context.cursor,
                     )
+                if waiting:
+                    return dg.SkipReason(waiting)
                 observations = [
                     observe_table(conn, watched_table(source), poll.snapshot, operations)
                     for source, operations in poll.by_source.items()
                 ]
         except ChangeCaptureMissing as missing:
             return dg.SkipReason(str(missing))
-
-        waiting = still_arriving(poll, clock(poll))
-        if waiting:
-            return dg.SkipReason(waiting)
 
         keys, checks = refresh_request(context.repository_def.asset_graph, poll)
         covering = [

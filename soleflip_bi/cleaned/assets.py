@@ -13,7 +13,7 @@ from soleflip_bi.cleaned.layer import (
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
-from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
+from soleflip_bi.database.steps import carried_check, retry_if_transient
 from soleflip_bi.shared.catalogue import (
     BRAND,
     CATEGORY,
@@ -91,13 +91,14 @@ ACCOUNTING_CHECK = dg.AssetCheckSpec(
     specs=CLEANED_SPECS,
     check_specs=[REJECTED_ROWS_CHECK, ACCOUNTING_CHECK],
     can_subset=False,
-    pool=REFRESH_POOL,
+    # No pool: every refresh run starts here and waits for the runs created before it
+    # (database/run_order.py), which a slot held while waiting could starve.
 )
 def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     """Bring the cleaned layer up to date: its definitions (when the code changed) and the
     stored order facts (when a source changed). Every refresh run starts with this step,
-    after the refresh runs that became active before it have ended; the views only read
-    what it maintains."""
+    once the refresh runs created before it have ended; the views only read what it
+    maintains."""
     wait_for_earlier_refresh_runs(context)
     try:
         with postgres.connect() as conn:

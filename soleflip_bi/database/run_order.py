@@ -1,13 +1,18 @@
-"""One refresh run at a time, whoever started it.
+"""One refresh run at a time, in the order the runs were created, whoever created them.
 
-Every refresh run materializes the cleaned layer, so two at once would interleave their
-materializations and checks, and the UI would show checks that belong to an older
-materialization. The run queue starts one run tagged ``REFRESH_RUN_TAG`` at a time
-(``dagster.yaml``), but a run the command line executes in its own process is not
-dequeued: it becomes active the moment it starts, and the queue may have launched one a
-moment before. So the first step of every refresh run (the cleaned layer's) also waits for
-the refresh runs that became active before its own, which orders any two runs by when
-they started, whatever started them.
+Dagster records a run's asset checks as planned when it creates the run, and shows the
+check planned last as an asset's latest. So every refresh run must not only run alone (its
+cleaned layer and views would interleave with another's) but also in the order the runs
+were created; otherwise the UI shows checks as belonging to an older materialization.
+
+* The run queue starts one queued refresh run at a time, oldest first (``dagster.yaml``).
+* ``views refresh`` executes its run in its own process, outside the queue: before
+  creating it, it waits until no refresh run is queued or in progress.
+* The first step of every refresh run (the cleaned layer's) waits until every refresh
+  run created before its own has ended. This closes what the two above leave open: a run
+  the sensor created a moment before the command line created its own. That step takes
+  no pool slot while it waits, so a waiting run never keeps the run it waits for from
+  getting one.
 """
 
 from __future__ import annotations
@@ -19,29 +24,31 @@ import dagster as dg
 
 from soleflip_bi.shared.tags import REFRESH_RUN_TAG, REFRESH_RUN_TAGS
 
-ACTIVE_STATUSES = [
+UNFINISHED_STATUSES = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 
 
-def _active_refresh_runs(instance: dg.DagsterInstance) -> list[dg.RunRecord]:
+def _unfinished_refresh_runs(instance: dg.DagsterInstance) -> list[dg.RunRecord]:
     return list(
         instance.get_run_records(
-            filters=dg.RunsFilter(statuses=ACTIVE_STATUSES, tags=REFRESH_RUN_TAGS)
+            filters=dg.RunsFilter(statuses=UNFINISHED_STATUSES, tags=REFRESH_RUN_TAGS)
         )
     )
 
 
 def _wait(
     instance: dg.DagsterInstance,
-    blocking: Callable[[list[dg.RunRecord]], list[dg.RunRecord]],
+    blocking: Callable[[dg.RunRecord], bool],
     notify: Callable[[str], None],
 ) -> None:
     told: set[str] = set()
-    while runs := blocking(_active_refresh_runs(instance)):
+    while runs := [r for r in _unfinished_refresh_runs(instance) if blocking(r)]:
         for record in runs:
             if record.dagster_run.run_id not in told:
                 told.add(record.dagster_run.run_id)
@@ -52,33 +59,23 @@ def _wait(
 def wait_for_refresh_runs(
     instance: dg.DagsterInstance, notify: Callable[[str], None] = lambda _: None
 ) -> None:
-    """Return once no refresh run is active on ``instance`` (before starting one outside
-    the queue); ``notify`` hears each run waited for, once."""
-    _wait(instance, lambda runs: runs, notify)
+    """Return once no refresh run is queued or in progress on ``instance`` (before creating
+    one outside the queue); ``notify`` hears each run waited for, once."""
+    _wait(instance, lambda _: True, notify)
 
 
 def wait_for_earlier_refresh_runs(context: dg.AssetExecutionContext) -> None:
-    """In a refresh run's first step: return once every refresh run that became active
-    before this one has ended (ties go by run id)."""
+    """In a refresh run's first step: return once every refresh run created before this
+    one has ended."""
     if REFRESH_RUN_TAG not in context.run.tags:
         return
-    instance = context.instance
-    own = instance.get_run_record_by_id(context.run_id)
-    mine = (own.start_time or time.time(), context.run_id) if own else (time.time(), "")
-
-    def earlier(runs: list[dg.RunRecord]) -> list[dg.RunRecord]:
-        return [
-            r
-            for r in runs
-            if r.dagster_run.run_id != context.run_id
-            and r.start_time is not None
-            and (r.start_time, r.dagster_run.run_id) < mine
-        ]
-
+    own = context.instance.get_run_record_by_id(context.run_id)
+    if own is None:
+        return
     _wait(
-        instance,
-        earlier,
+        context.instance,
+        lambda record: record.storage_id < own.storage_id,
         lambda run_id: context.log.info(
-            f"waiting for refresh run {run_id} to finish: one refresh run at a time"
+            f"waiting for refresh run {run_id}, created before this one, to finish"
         ),
     )

@@ -8,7 +8,10 @@ SENSOR_TAG = "soleflip/sensor"
 # On those runs: how many change statements they answer, and which sources changed.
 CHANGES_TAG = "soleflip/changes"
 SOURCES_TAG = "soleflip/sources"
-# Set on every run that refreshes views (tier jobs, the source-change job, `views refresh`):
-# dagster.yaml's run queue starts at most one run with this tag at a time.
+# Set on every run that refreshes views (tier jobs, the source-change job, `views refresh`).
 REFRESH_RUN_TAG = "soleflip/refresh"
 REFRESH_RUN_TAGS = {REFRESH_RUN_TAG: "views"}
+# Set on the refresh runs that go through the run queue (tier and source-change jobs):
+# dagster.yaml's queue starts at most one run with this tag at a time.
+QUEUE_TAG = "soleflip/queue"
+QUEUED_REFRESH_TAGS = {**REFRESH_RUN_TAGS, QUEUE_TAG: "refresh"}

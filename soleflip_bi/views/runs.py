@@ -29,8 +29,8 @@ def refresh_views(
 
     ``defs`` is the whole code location, handed down by the caller, so that the selection
     resolves against the same graph the UI shows. It runs in this process, outside the run
-    queue, so it first waits for the refresh runs in progress; once it is active, its tag
-    holds the queue's refresh runs back until it ends (``database/run_order.py``).
+    queue, so it is created only once no refresh run is queued or in progress, and runs
+    created after it wait for it (``database/run_order.py``).
     """
     selection = refresh_selection(spec.name for spec in specs)
     if also is not None:

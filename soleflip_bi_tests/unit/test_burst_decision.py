@@ -1,5 +1,6 @@
-"""When a change sensor waits for more of a burst and when it runs: quiet for
-QUIET_SECONDS, or the burst has lasted MAX_WAIT_SECONDS (a steady stream never starves)."""
+"""When the change sensor waits for more of a burst and when it runs: quiet for a window
+that follows the rate of writes (a few mean gaps, within 0.5-2 s), or the burst has lasted
+MAX_WAIT_SECONDS (a steady stream never starves)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from soleflip_bi.automation.sensors import MAX_WAIT_SECONDS, QUIET_SECONDS, still_arriving
+from soleflip_bi.automation.sensors import (
+    MAX_QUIET_SECONDS,
+    MAX_WAIT_SECONDS,
+    MIN_QUIET_SECONDS,
+    QUIET_GAPS,
+    quiet_window,
+    still_arriving,
+)
 from soleflip_bi.capture.poll import ChangePoll
 
 START = datetime(2026, 3, 29, 1, 59, 0, tzinfo=UTC)  # the first change of the burst
-WAITING = "{} changes, still arriving; waiting for a quiet 2 s (at most 30 s)"
+WAITING = "{} changes, still arriving; waiting for a quiet {:.1f} s (at most 30 s)"
 
 
 def poll(changes: int = 3, lasted: float = 0.0) -> ChangePoll:
@@ -31,12 +39,17 @@ def at(seconds: float) -> datetime:
 
 
 def test_the_limits_are_what_the_message_and_the_docs_say() -> None:
-    assert (QUIET_SECONDS, MAX_WAIT_SECONDS) == (2.0, 30.0)
+    assert (MIN_QUIET_SECONDS, MAX_QUIET_SECONDS, QUIET_GAPS, MAX_WAIT_SECONDS) == (
+        0.5,
+        2.0,
+        4.0,
+        30.0,
+    )
 
 
 def test_right_after_a_change_it_waits_and_says_why() -> None:
-    assert still_arriving(poll(changes=3), at(0.1)) == WAITING.format(3)
-    assert still_arriving(poll(changes=250, lasted=5), at(5)) == WAITING.format(250)
+    assert still_arriving(poll(changes=3), at(0.1)) == WAITING.format(3, 0.5)
+    assert still_arriving(poll(changes=250, lasted=5), at(5)) == WAITING.format(250, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +77,26 @@ def test_a_single_old_change_runs_at_once() -> None:
     assert still_arriving(poll(changes=1), at(3)) is None
 
 
+@pytest.mark.parametrize(("after", "waits"), [(0.1, True), (0.499, True), (0.5, False)])
+def test_a_lone_change_waits_half_a_second(after: float, waits: bool) -> None:
+    assert (still_arriving(poll(changes=1), at(after)) is not None) is waits
+
+
+@pytest.mark.parametrize(
+    ("changes", "lasted", "window"),
+    [
+        (1, 0.0, 0.5),  # nothing to judge a rhythm by: the shortest window
+        (500, 1.0, 0.5),  # a bulk write, 2 ms apart: over as soon as it stops
+        (11, 2.0, 0.8),  # a change every 0.2 s: four gaps
+        (10, 9.0, 2.0),  # a change a second: the longest window
+    ],
+)
+def test_the_quiet_window_follows_the_rate_of_writes(
+    changes: int, lasted: float, window: float
+) -> None:
+    assert quiet_window(poll(changes=changes, lasted=lasted)) == pytest.approx(window)
+
+
 def test_a_clock_behind_the_newest_change_still_waits() -> None:
     # a database clock that reads slightly before the commit timestamps: not yet quiet
-    assert still_arriving(poll(lasted=4), at(3.5)) == WAITING.format(3)
+    assert still_arriving(poll(lasted=4), at(3.5)) == WAITING.format(3, 2.0)
