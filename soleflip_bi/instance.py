@@ -16,9 +16,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from dagster._config import Field, StringSource
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.run_storage import PostgresRunStorage
+from dagster_postgres.schedule_storage import PostgresScheduleStorage
+from dagster_postgres.utils import create_pg_engine
 from psycopg.conninfo import conninfo_to_dict
 
 from soleflip_bi.database.embedded import DATABASE as EMBEDDED_SHOP_DATABASE
@@ -94,8 +99,72 @@ def _where(url: str) -> str:
     return f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
 
 
+# Connections each storage keeps open between uses, and how many more it may open at once.
+POOL_SIZE = 1
+POOL_OVERFLOW = 8
+
+
+def _pooled_engine(url: str) -> sqlalchemy.engine.Engine:
+    """An engine that keeps a connection open between statements.
+
+    dagster-postgres opens a new connection for every statement by default (NullPool, so
+    that instances never accumulate connections); a refresh run writes a few hundred events
+    and so opened some eight hundred connections, a second and a half of a demo-sized run.
+    A kept connection is checked before each use (``pool_pre_ping``), so one that a server
+    restart closed is replaced rather than failing a statement.
+    """
+    return create_pg_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_pre_ping=True,
+    )
+
+
+class _PooledRunStorage(PostgresRunStorage):
+    def __init__(self, postgres_url: str) -> None:
+        super().__init__(postgres_url)
+        self._engine = _pooled_engine(postgres_url)
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engine.dispose()
+
+
+class _PooledEventLogStorage(PostgresEventLogStorage):
+    def __init__(self, postgres_url: str) -> None:
+        super().__init__(postgres_url)
+        self._engine = _pooled_engine(postgres_url)
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engine.dispose()
+
+
+class _PooledScheduleStorage(PostgresScheduleStorage):
+    def __init__(self, postgres_url: str) -> None:
+        super().__init__(postgres_url)
+        self._engine = _pooled_engine(postgres_url)
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engine.dispose()
+
+
 class ShopStorage(DagsterPostgresStorage):
-    """Dagster's PostgreSQL storage (dagster-postgres), at the URL :func:`storage_url` finds."""
+    """Dagster's PostgreSQL storage (dagster-postgres), at the URL :func:`storage_url` finds,
+    keeping its connections between statements (:func:`_pooled_engine`)."""
+
+    def __init__(self, postgres_url: str, inst_data: ConfigurableClassData | None = None) -> None:
+        # DagsterPostgresStorage.__init__ with the pooled storages in place of its own
+        self.postgres_url = postgres_url
+        self.should_autocreate_tables = True
+        self._inst_data = inst_data
+        self._run_storage = _PooledRunStorage(postgres_url)
+        self._event_log_storage = _PooledEventLogStorage(postgres_url)
+        self._schedule_storage = _PooledScheduleStorage(postgres_url)
+        super(DagsterPostgresStorage, self).__init__()
 
     @classmethod
     def config_type(cls) -> dict[str, Field]:  # ty: ignore[invalid-method-override]

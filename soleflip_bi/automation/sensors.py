@@ -50,7 +50,7 @@ from soleflip_bi.capture.poll import ChangePoll, poll_changes, prune_changes
 from soleflip_bi.cleaned.facts import FACTS_NAME
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.shared.catalogue import Source, watched_table
-from soleflip_bi.shared.tags import CHANGES_TAG, SENSOR_TAG, SOURCES_TAG
+from soleflip_bi.shared.tags import CHANGES_TAG, QUIET_TAG, SENSOR_TAG, SOURCES_TAG
 from soleflip_bi.sources.observe import observe_table
 from soleflip_bi.views.assets import refresh_selection
 
@@ -192,6 +192,7 @@ def build_change_sensor(
                         SENSOR_TAG: SENSOR_NAME,
                         CHANGES_TAG: str(poll.changes),
                         SOURCES_TAG: ",".join(source.value for source in poll.sources),
+                        QUIET_TAG: f"{quiet_window(poll):.2f}",
                     },
                 )
             ],

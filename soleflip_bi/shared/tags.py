@@ -8,6 +8,8 @@ SENSOR_TAG = "soleflip/sensor"
 # On those runs: how many change statements they answer, and which sources changed.
 CHANGES_TAG = "soleflip/changes"
 SOURCES_TAG = "soleflip/sources"
+# ... and the quiet window (s) their burst was judged over by.
+QUIET_TAG = "soleflip/quiet_window"
 # Set on every run that refreshes views (tier jobs, the source-change job, `views refresh`).
 REFRESH_RUN_TAG = "soleflip/refresh"
 REFRESH_RUN_TAGS = {REFRESH_RUN_TAG: "views"}

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import dagster as dg
@@ -63,17 +64,23 @@ def check_specs_for(spec: ViewSpec, asset_key: dg.AssetKey) -> list[dg.AssetChec
 def run_checks(
     conn: psycopg.Connection, spec: ViewSpec, asset_key: dg.AssetKey, columns: list[str]
 ) -> list[dg.AssetCheckResult]:
-    results = [
-        _grain_unique(conn, spec),
-        _non_empty(conn, spec),
-        _values_sane(conn, spec, columns),
+    """Evaluate the view's checks; each records its own seconds (``duration_seconds``)."""
+    evaluations = [
+        lambda: _grain_unique(conn, spec),
+        lambda: _non_empty(conn, spec),
+        lambda: _values_sane(conn, spec, columns),
     ]
     if spec.revenue_column:
-        results.append(_revenue_reconciles(conn, spec))
-    return [
-        dg.AssetCheckResult(check_name=name, asset_key=asset_key, passed=passed, metadata=meta)
-        for name, passed, meta in results
-    ]
+        evaluations.append(lambda: _revenue_reconciles(conn, spec))
+    results = []
+    for evaluate in evaluations:
+        started = time.perf_counter()
+        name, passed, meta = evaluate()
+        meta = {**meta, "duration_seconds": round(time.perf_counter() - started, 4)}
+        results.append(
+            dg.AssetCheckResult(check_name=name, asset_key=asset_key, passed=passed, metadata=meta)
+        )
+    return results
 
 
 def drift_check(

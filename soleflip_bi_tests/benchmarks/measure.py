@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 from psycopg import sql
 
@@ -19,6 +21,13 @@ from soleflip_bi.database.tuning import REFRESH_SETTINGS, apply_refresh_settings
 from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.views.materialize import RefreshResult, drop_view, index_ddl, materialize_view
 from soleflip_bi.views.registry import VIEWS, Index, ViewSpec, views_refreshed_on
+from soleflip_bi_tests.benchmarks.end_to_end import (
+    BIN,
+    PROJECT_ROOT,
+    LatencySample,
+    bench_instance,
+    instance_for,
+)
 from soleflip_bi_tests.benchmarks.reference import (
     create_reference,
     differences,
@@ -77,6 +86,19 @@ class SizeFigures:
     # (view, index) -> seconds to build it alone with the refresh's parallel maintenance
     # workers, and with none
     index_builds: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    latency: list[LatencySample] = field(default_factory=list)
+    cli_after_orders: list[CliRun] = field(default_factory=list)
+
+
+@dataclass
+class CliRun:
+    """One `views refresh --all` as typed, after +1,000 orders (seconds)."""
+
+    wall: float
+    run: float  # the run's first event to its last
+    postgres: float  # the facts step's and the views' own refresh seconds
+    checks: float  # the checks' own seconds (their SQL)
+    events: int  # event records the run wrote
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -148,6 +170,45 @@ def measure_views(conn: psycopg.Connection, figures: SizeFigures) -> None:
         result = materialize_view(conn, spec)
         view = figures.views[spec.name]
         view.rollover, view.rollover_mode = result.seconds, result.mode.value
+
+
+def measure_cli_after_orders(url: str, figures: SizeFigures, samples: int = 2) -> None:
+    """`views refresh --all` as a user types it, after +1,000 orders: its wall time against
+    the seconds PostgreSQL spent refreshing, which the run's own records state."""
+    command = [str(BIN / "soleflip-bi"), "views", "refresh", "--all"]
+    with bench_instance(url) as (env, _), instance_for(env) as instance:
+        subprocess.run(command, env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+        with psycopg.connect(url) as conn:
+            for _ in range(samples):
+                add_orders(conn)
+                conn.commit()  # add_orders' transaction is a savepoint inside the open one
+                wall = timed(
+                    lambda: subprocess.run(
+                        command, env=env, cwd=PROJECT_ROOT, check=True, capture_output=True
+                    )
+                )
+                [record] = instance.get_run_records(limit=1)
+                figures.cli_after_orders.append(
+                    _recorded(instance, record.dagster_run.run_id, wall)
+                )
+
+
+def _recorded(instance: dg.DagsterInstance, run_id: str, wall: float) -> CliRun:
+    stamps, postgres, checks = [], 0.0, 0.0
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        stamps.append(entry.timestamp)
+        if event is None:
+            continue
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            meta = event.event_specific_data.materialization.metadata
+            if "duration_seconds" in meta:
+                postgres += float(meta["duration_seconds"].value)
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            meta = event.event_specific_data.metadata
+            if "duration_seconds" in meta:
+                checks += float(meta["duration_seconds"].value)
+    return CliRun(wall, max(stamps) - min(stamps), postgres, checks, len(stamps))
 
 
 def measure_index_builds(conn: psycopg.Connection, figures: SizeFigures) -> None:

@@ -8,8 +8,13 @@ from pathlib import Path
 
 from soleflip_bi.database.tuning import REFRESH_SETTINGS
 from soleflip_bi.views.registry import VIEWS, VIEWS_BY_NAME
-from soleflip_bi_tests.benchmarks.end_to_end import p50, percentile
+from soleflip_bi_tests.benchmarks.end_to_end import LATENCY_PARTS, p50, percentile
 from soleflip_bi_tests.benchmarks.measure import SizeFigures
+
+# Order committed -> visible, p50 and p95 s, by size (the largest measured size is judged
+# by the 1M row when no row names it).
+LATENCY_TARGETS = {1_106: (4.0, 6.0), 1_000_000: (6.0, 10.0)}
+OVERHEAD_TARGET = 1.3  # `views refresh --all` after +1,000 orders: wall / PostgreSQL
 
 TUNING_NOTES = """## How the refresh cost follows the change
 
@@ -134,6 +139,62 @@ def index_table(fig: SizeFigures) -> str:
     return "\n".join(lines)
 
 
+def latency_table(fig: SizeFigures) -> str:
+    """Where the time from commit to dashboard goes, part by part (p50 and p95 over the
+    samples; the parts' p50s need not add up to the total's)."""
+    lines = ["| part | p50 s | p95 s |", "|---|---:|---:|"]
+    for part in LATENCY_PARTS:
+        values = [sample.parts[part] for sample in fig.latency if part in sample.parts]
+        if values:
+            lines.append(f"| {part} | {p50(values):.2f} | {percentile(values, 95):.2f} |")
+    totals = fig.end_to_end
+    lines.append(
+        f"| **commit -> visible** ({len(totals)} samples) | **{p50(totals):.2f}** "
+        f"| **{percentile(totals, 95):.2f}** |"
+    )
+    return "\n".join(lines)
+
+
+def overhead_ratio(fig: SizeFigures) -> float | None:
+    """Median wall time of `views refresh --all` after +1,000 orders over the SQL it ran."""
+    ratios = [r.wall / (r.postgres + r.checks) for r in fig.cli_after_orders if r.postgres]
+    return statistics.median(ratios) if ratios else None
+
+
+def cli_table(fig: SizeFigures) -> str:
+    lines = [
+        "| wall s | process start and exit s | run s | refresh SQL s | checks SQL s "
+        "| rest of the run s (catalog reads, Python, events) | events | wall / SQL |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in fig.cli_after_orders:
+        rest = r.run - r.postgres - r.checks
+        lines.append(
+            f"| {r.wall:.2f} | {r.wall - r.run:.2f} | {r.run:.2f} | {r.postgres:.2f} "
+            f"| {r.checks:.2f} | {rest:.2f} | {r.events} "
+            f"| {r.wall / (r.postgres + r.checks):.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def latency_targets_table(results: list[SizeFigures]) -> str:
+    lines = [
+        "| orders | p50 s at most | p50 s measured | p95 s at most | p95 s measured | met |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
+    for fig in results:
+        if fig.orders not in LATENCY_TARGETS or not fig.end_to_end:
+            continue
+        p50_limit, p95_limit = LATENCY_TARGETS[fig.orders]
+        median, p95 = p50(fig.end_to_end), percentile(fig.end_to_end, 95)
+        met = median <= p50_limit and p95 <= p95_limit
+        lines.append(
+            f"| {fig.orders:,} | {p50_limit:g} | {median:.2f} | {p95_limit:g} | {p95:.2f} "
+            f"| {'yes' if met else '**no**'} |"
+        )
+    return "\n".join(lines)
+
+
 def _ratio(reference: float, project: float) -> str:
     return f"{reference / project:.1f}x" if project > 0 else "n/a"
 
@@ -152,9 +213,11 @@ REMAINING = {
     "and its seven indexes; every unsold item's age changes at midnight, so the view cannot be "
     "kept, only rebuilt, while it is a materialized view (see above).",
     "cli": "Starting Python and connecting; no Dagster is imported on this path.",
-    "latency": "The sensor waits for 2 quiet seconds (one run per burst) and ticks every "
-    "2 s; the daemon dequeues every second; starting the run's process imports Dagster and "
-    "the code location (2-3 s here); Dagster records each step's events.",
+    "latency": "See the size's latency table: what is left is mostly the run's own process "
+    "(the daemon dequeues every second, then a new Python process imports Dagster and the "
+    "code location before the first step) and Dagster's records of each step.",
+    "overhead": "See the size's command-line table: starting Python, importing Dagster and "
+    "the definitions, and the run's records (events, check results) around the SQL.",
     "cards": "The inventory cards group the overview's 55,000 cells on every query "
     "(17-24 ms median at 1M here). An overview without the brand in its grain, or a rollup "
     "per card, would make them read hundreds of rows.",
@@ -174,8 +237,10 @@ def targets_table(fig: SizeFigures) -> str:
         ("rollover", "day rollover of metabase_inventory_status, s", 4.0,
          fig.views["metabase_inventory_status"].rollover),
         ("cli", "`views refresh --all` with nothing changed, wall s", 1.5, cli),
-        ("latency", "order committed -> visible, p50 s", 8.0, latency),
-        ("latency", "order committed -> visible, p95 s", 15.0, p95),
+        ("latency", "order committed -> visible, p50 s", 6.0, latency),
+        ("latency", "order committed -> visible, p95 s", 10.0, p95),
+        ("overhead", "`views refresh --all` after +1,000 orders, wall / SQL", OVERHEAD_TARGET,
+         overhead_ratio(fig)),
         ("cards", "worst dashboard card p95, ms", 20.0, worst),
     ]  # fmt: skip
     lines = ["| target | at most | measured | met | what the rest is |", "|---|---:|---:|---|---|"]
@@ -318,6 +383,17 @@ def write_report(
             "Order committed -> visible in metabase_executive_metrics through the running "
             f"sensor (s): {', '.join(f'{x:.1f}' for x in fig.end_to_end) or 'not measured'}.",
             "",
+            *(["Where that time goes:", "", latency_table(fig), ""] if fig.latency else []),
+            *(
+                [
+                    "`views refresh --all` as typed, after +1,000 orders:",
+                    "",
+                    cli_table(fig),
+                    "",
+                ]
+                if fig.cli_after_orders
+                else []
+            ),
         ]
     text = "\n".join(sections)
     output.write_text(text)
@@ -330,5 +406,9 @@ def _targets_section(results: list[SizeFigures]) -> list[str]:
         f"### Targets, at {largest.orders:,} orders",
         "",
         targets_table(largest),
+        "",
+        "### Order committed -> visible, by size",
+        "",
+        latency_targets_table(results),
         "",
     ]

@@ -1,7 +1,7 @@
 """`make bench`: refresh, query and latency figures at several sizes of the shop.
 
     .venv/bin/python -m soleflip_bi_tests.benchmarks.run [--sizes 1106,100000,1000000]
-        [--with-5m] [--seed 42] [--card-samples 20] [--latency-samples 5] [--no-latency]
+        [--with-5m] [--seed 42] [--card-samples 20] [--latency-samples 20] [--no-latency]
 
 Each size gets a fresh database on the embedded server. Results are printed as tables
 and written to docs/BENCHMARKS.md with a chart of refresh time against orders.
@@ -29,6 +29,7 @@ from soleflip_bi_tests.benchmarks.measure import (
     NEW_ORDERS,
     SizeFigures,
     measure_cards,
+    measure_cli_after_orders,
     measure_index_builds,
     measure_views,
     measure_write_cost,
@@ -63,9 +64,11 @@ def bench_size(orders: int, seed: int, card_samples: int, latency_samples: int) 
             measure_cards(conn, figures, card_samples)
             measure_write_cost(conn, figures)
         figures.cli_no_change_wall = cli_no_change_walls(url)
+        measure_cli_after_orders(url, figures)
         print(f"[{orders:,}] command line measured", flush=True)
         if latency_samples:
-            figures.end_to_end = order_to_view_latencies(url, latency_samples)
+            figures.latency = order_to_view_latencies(url, latency_samples)
+            figures.end_to_end = [sample.total for sample in figures.latency]
         print(f"[{orders:,}] done", flush=True)
     finally:
         with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-5m", action="store_true", help="add 5,000,000 orders")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--card-samples", type=int, default=20)
-    parser.add_argument("--latency-samples", type=int, default=5)
+    parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--output", type=Path, default=DOCS / "BENCHMARKS.md")
     args = parser.parse_args(argv)
