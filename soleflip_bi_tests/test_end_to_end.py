@@ -171,7 +171,7 @@ def _insert_order(url: str) -> float:
 
 def test_orders_reach_the_views_with_no_other_action(deployment: Deployment, capsys) -> None:
     # The first tick begins after the build; wait until the sensor holds a cursor.
-    _wait_for(deployment.sensor_cursor, 120, "the orders sensor's first tick")
+    _wait_for(deployment.sensor_cursor, 120, "the sensor's first tick")
     before = _orders_in_view(deployment.url)
 
     committed = _insert_order(deployment.url)
@@ -243,7 +243,7 @@ def test_after_the_demo_and_a_sensor_run_nothing_is_unmaterialized_or_unevaluate
     asset evaluated by the build or by the sensor's run; the sensor started no run for
     the demo's own load."""
     deployment = demo_deployment
-    _wait_for(deployment.sensor_cursor, 120, "the orders sensor's first tick")
+    _wait_for(deployment.sensor_cursor, 120, "the sensor's first tick")
     assert deployment.graphql(SENSOR_RUNS_QUERY)["runsOrError"]["results"] == []
 
     _insert_order(deployment.url)

@@ -23,7 +23,7 @@ An order dated more than a day ahead is rejected (``future_sold_at``) until that
 Nothing is written to the source when it does, so before each maintenance the orders that
 have come due since the last look are written to the change log like any other changed
 order (operation ``MATURED``): the facts take them in incrementally, and the views and the
-orders sensor see a change.
+source-changes sensor see a change.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def wait_for_earlier_refresh_runs(context: dg.AssetExecutionContext) -> None:
     one has ended."""
     if REFRESH_RUN_TAG not in context.run.tags:
         return
-    own = context.instance.get_run_record_by_id(context.run_id)
+    own = context.instance.get_run_record_by_id(context.run.run_id)
     if own is None:
         return
     _wait(

@@ -336,6 +336,7 @@ def write_report(
     server_settings: Mapping[str, str],
     refresh_settings: Mapping[str, str],
     new_orders: int,
+    automation_choice: str = "",
 ) -> str:
     output.parent.mkdir(parents=True, exist_ok=True)
     chart_path = output.with_name("benchmark_refresh.png")
@@ -364,6 +365,15 @@ def write_report(
         f"![refresh time against orders]({chart_path.name})",
         "",
         TUNING_NOTES,
+        "",
+        "## Declarative automation or the source-changes sensor",
+        "",
+        "The same graph with `AutomationCondition.eager()` on the cleaned layer and every view "
+        "(`soleflip_bi_tests/benchmarks/automation_choice.py`), against the sensor, after one "
+        'order (README, "How changes become runs"):',
+        "",
+        automation_choice,
+        "",
     ]
     for fig in results:
         sections += [

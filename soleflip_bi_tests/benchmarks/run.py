@@ -24,6 +24,7 @@ from soleflip_bi.database.embedded import SERVER_SETTINGS, default_server
 from soleflip_bi.database.tuning import REFRESH_SETTINGS
 from soleflip_bi.shared import settings
 from soleflip_bi.sources.demo import load_demo
+from soleflip_bi_tests.benchmarks import automation_choice
 from soleflip_bi_tests.benchmarks.end_to_end import cli_no_change_walls, order_to_view_latencies
 from soleflip_bi_tests.benchmarks.measure import (
     NEW_ORDERS,
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_size(n, args.seed, args.card_samples, 0 if args.no_latency else args.latency_samples)
         for n in sizes
     ]
+    choice = automation_choice.report(automation_choice.measure(min(sizes)), min(sizes))
     command = "make bench" + (f" BENCH_ARGS='{' '.join(argv)}'" if argv else "")
     text = write_report(
         results,
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         server_settings=SERVER_SETTINGS,
         refresh_settings=REFRESH_SETTINGS,
         new_orders=NEW_ORDERS,
+        automation_choice=choice,
     )
     print(text)
     return 0
