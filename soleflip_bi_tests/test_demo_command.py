@@ -19,6 +19,7 @@ from dagster._daemon.types import DaemonHeartbeat
 
 from soleflip_bi.cli.main import main
 from soleflip_bi.shared import settings
+from soleflip_bi_tests.support.orders import add_sale_orders
 from soleflip_bi_tests.support.processes import start_group, stop_group
 
 SOLEFLIP = Path(sys.executable).parent / "soleflip-bi"
@@ -107,7 +108,8 @@ def test_the_demo_is_quiet_and_stops_with_all_its_children_within_10_s(
             time.sleep(1)
         else:
             raise AssertionError("the demo's UI did not answer:\n" + log.read_text())
-        time.sleep(12)  # idle: a sensor tick every 2 s, the daemon's loops
+        add_sale_orders(scratch_database_url, 1)  # a sensor run, whose events stay off it
+        time.sleep(12)  # the sensor's ticks and run, the daemon's loops
         daemons = [
             pid
             for pid in _processes_mentioning(str(dagster_home))
@@ -133,3 +135,11 @@ def test_the_demo_is_quiet_and_stops_with_all_its_children_within_10_s(
     assert "Traceback" not in output
     # dagster dev's warning about a dagster.yaml beside a different DAGSTER_HOME
     assert "dagster.yaml" not in output and "DAGSTER_HOME" not in output
+    # the daemon's event-log consumer on a new instance, and a run's own console
+    assert "No cursor for event type" not in output
+    assert " - DEBUG - " not in output and "RUN_SUCCESS" not in output
+    with dg.DagsterInstance.get() as instance:  # and there was a sensor run to be quiet about
+        sensor_runs = instance.get_run_records(
+            filters=dg.RunsFilter(tags={"soleflip/sensor": "source_changes_sensor"})
+        )
+    assert [r.dagster_run.status for r in sensor_runs] == [dg.DagsterRunStatus.SUCCESS]

@@ -54,7 +54,8 @@ from soleflip_bi.shared.tags import CHANGES_TAG, QUIET_TAG, SENSOR_TAG, SOURCES_
 from soleflip_bi.sources.observe import observe_table
 from soleflip_bi.views.assets import refresh_selection
 
-MINIMUM_INTERVAL_SECONDS = 1
+# The daemon starts a round every 5 s whatever is set here; said so, the UI shows it.
+MINIMUM_INTERVAL_SECONDS = 5
 # The quiet window adapts to the rate of writes: QUIET_GAPS times the mean gap between the
 # burst's changes, within MIN_QUIET_SECONDS (a single change) and MAX_QUIET_SECONDS.
 MIN_QUIET_SECONDS = 0.5

@@ -14,6 +14,12 @@ from contextlib import contextmanager
 
 import dagster as dg
 from dagster._core.utils import make_new_run_id
+from dagster._daemon.auto_run_reexecution.event_log_consumer import (
+    DAGSTER_EVENT_TYPES as CONSUMED_EVENT_TYPES,
+)
+from dagster._daemon.auto_run_reexecution.event_log_consumer import (
+    _create_cursor_key as _consumer_cursor_key,
+)
 
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
@@ -126,6 +132,18 @@ def daemon_heartbeat_age() -> float | None:
         heartbeats = instance.get_daemon_heartbeats().values()
     newest = max((h.timestamp for h in heartbeats), default=None)
     return None if newest is None else max(0.0, time.time() - newest)
+
+
+def start_event_consumer_at_the_newest_event() -> None:
+    """What the daemon's event-log consumer (run retries) does by itself on a new instance,
+    done before it starts: begin after the newest event, so that it does not warn on the
+    demo's console that it found no cursor and is ignoring older events."""
+    with dg.DagsterInstance.get() as instance:
+        keys = {_consumer_cursor_key(event_type) for event_type in CONSUMED_EVENT_TYPES}
+        missing = keys - set(instance.daemon_cursor_storage.get_cursor_values(keys))
+        if missing:
+            newest = str(instance.event_log_storage.get_maximum_record_id() or 0)
+            instance.daemon_cursor_storage.set_cursor_values(dict.fromkeys(missing, newest))
 
 
 def forget_daemon_heartbeats() -> None:

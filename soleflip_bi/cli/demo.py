@@ -64,6 +64,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"Dagster UI:     http://localhost:{args.port}")
     print(f"shop database:  {redact(resolve_database_url())}")
     print("Ctrl-C stops the UI, the daemon and the code server.", flush=True)
+    runs.start_event_consumer_at_the_newest_event()
     status = supervise(_dg_dev(args.port, env))
     runs.forget_daemon_heartbeats()  # this demo's daemon is gone: the next one may start
     return status
