@@ -111,6 +111,8 @@ def test_a_view_replaced_by_hand_is_built_again_from_the_registry(
         assert drift(conn, spec) == [
             "its query is not the registry's SQL (replaced by hand?)",
             *(f"index {index.name} is missing" for index in spec.indexes),
+            f"the comments of {len(spec.columns)} column(s) are not the registry's: "
+            f"sale_date, sale_week, sale_month and {len(spec.columns) - 3} more",
         ]
         conn.execute(f"comment on materialized view analytics.{EXEC} is 'soleflip_bi definition 0'")
         assert drift(conn, spec) == []  # an older definition: a change, not drift

@@ -11,7 +11,9 @@ from psycopg import sql
 
 from soleflip_bi.capture.install import change_capture_installed, install_change_capture
 from soleflip_bi.cleaned.rollups import FACTS, STOCK, create_rollups, rollups_hash
+from soleflip_bi.database.comments import comment_on_columns
 from soleflip_bi.shared import settings
+from soleflip_bi.shared.columns import Column, columns_text, load_columns
 
 # Plain views that only the cleaned layer itself builds on: when a release changes their
 # columns they are dropped and created again. The stock side (stock_checked, stock_facts,
@@ -26,6 +28,15 @@ REPLACEABLE_VIEWS = (
 )
 
 
+# The stored tables the gold views read; their columns are described beside their SQL.
+DOCUMENTED_TABLES = ("order_facts", "stock_facts")
+
+
+def documented_columns(table: str) -> tuple[Column, ...]:
+    """Each column's type and meaning (``cleaned/sql/<table>.columns.toml``)."""
+    return load_columns("soleflip_bi.cleaned", f"sql/{table}")
+
+
 def cleaned_sql_files() -> list[tuple[str, str]]:
     folder = resources.files("soleflip_bi.cleaned").joinpath("sql")
     files = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
@@ -37,6 +48,8 @@ def cleaned_layer_hash() -> str:
     for name, text in cleaned_sql_files():
         digest.update(name.encode() + text.encode())
     digest.update(rollups_hash().encode())
+    for table in DOCUMENTED_TABLES:
+        digest.update(columns_text("soleflip_bi.cleaned", f"sql/{table}").encode())
     return digest.hexdigest()[:16]
 
 
@@ -56,6 +69,8 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
                 if _drop_outdated_facts_table(conn, "stock_with_sales", "stock_with_sales_live"):
                     _apply_file(conn, text)  # again, with the live view's columns
                 create_rollups(conn, STOCK)
+        for table in DOCUMENTED_TABLES:
+            comment_on_columns(conn, "analytics", table, documented_columns(table))
         _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "

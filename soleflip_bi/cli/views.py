@@ -11,6 +11,7 @@ import json
 
 from soleflip_bi.cli.lazy import dagster_side
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
+from soleflip_bi.views.dictionary import render_dictionary
 from soleflip_bi.views.materialize import drop_view, nothing_to_refresh
 from soleflip_bi.views.plan import ViewPlan, plan_view
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec, get_view, views_in_tier
@@ -53,6 +54,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     drop = sub.add_parser("drop", help="drop one registered view")
     drop.add_argument("name")
     drop.set_defaults(run=run_drop)
+
+    dictionary = sub.add_parser(
+        "dictionary", help="every column's meaning, as docs/DATA_DICTIONARY.md (Markdown)"
+    )
+    dictionary.set_defaults(run=print_dictionary)
+
+
+def print_dictionary(_args: argparse.Namespace) -> int:
+    print(render_dictionary(), end="")
+    return 0
 
 
 def show_status(args: argparse.Namespace) -> int:

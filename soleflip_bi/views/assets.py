@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext
 from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
+from soleflip_bi.shared.columns import Column
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.checks import DRIFT_CHECK, check_specs_for, drift_check, run_checks
 from soleflip_bi.views.lineage import column_lineage
@@ -61,6 +62,7 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
                     "refreshed_on": ", ".join(sorted(s.value for s in spec.refreshed_on))
                     or "schedule only",
                     "dagster/table_name": f"{ANALYTICS_SCHEMA}.{spec.name}",
+                    "dagster/column_schema": column_schema(spec.columns),
                 },
             )
         ],
@@ -120,12 +122,25 @@ def _column_names(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
     return [name for name, _type in view_columns(conn, spec.name)]
 
 
+def column_schema(columns: tuple[Column, ...]) -> dg.TableSchema:
+    """The documented columns as Dagster's column schema (the asset's definition)."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in columns]
+    )
+
+
 def materialization_metadata(spec: ViewSpec, result: RefreshResult) -> dict[str, object]:
+    """What a materialization reports; its column schema has the live types and the
+    documented descriptions."""
+    described = {column.name: column.description for column in spec.columns}
     return {
         "dagster/row_count": result.row_count,
         "dagster/table_name": f"{ANALYTICS_SCHEMA}.{spec.name}",
         "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, data_type) for name, data_type in result.columns]
+            columns=[
+                dg.TableColumn(name, data_type, description=described.get(name))
+                for name, data_type in result.columns
+            ]
         ),
         "dagster/column_lineage": column_lineage([name for name, _ in result.columns]),
         "size_bytes": dg.MetadataValue.int(result.size_bytes),

@@ -1,4 +1,5 @@
-"""Whether a live view is what the registry says: its kind, query and indexes.
+"""Whether a live view is what the registry says: its kind, query, indexes and column
+comments.
 
 Hand-made changes (an index dropped, a view replaced by a DBA) are found by comparing the
 live relation with the registry entry: the query as PostgreSQL deparses it against the
@@ -12,6 +13,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from soleflip_bi.database.comments import live_column_comments
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.registry import Index, ViewSpec
 
@@ -41,7 +43,16 @@ def drift(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
     found = []
     if _live_query(conn, relation) != _registry_query(conn, spec):
         found.append("its query is not the registry's SQL (replaced by hand?)")
-    return found + _index_drift(conn, spec, relation)
+    return found + _index_drift(conn, spec, relation) + _comment_drift(conn, spec)
+
+
+def _comment_drift(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
+    live = live_column_comments(conn, ANALYTICS_SCHEMA, spec.name)
+    changed = [c.name for c in spec.columns if live.get(c.name, "") != c.description]
+    if not changed:
+        return []
+    named = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return [f"the comments of {len(changed)} column(s) are not the registry's: {named}"]
 
 
 def _live_query(conn: psycopg.Connection, relation: str) -> str:

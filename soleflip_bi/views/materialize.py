@@ -32,6 +32,7 @@ from soleflip_bi.bookkeeping.baseline import (
 from soleflip_bi.bookkeeping.locks import holding, lock_key, reading_facts
 from soleflip_bi.cleaned.facts import FACTS_NAME, facts_current
 from soleflip_bi.cleaned.layer import cleaned_layer_current
+from soleflip_bi.database.comments import comment_on_columns
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.shared.settings import refresh_log_retention_days
@@ -256,7 +257,8 @@ def _skipped(conn: psycopg.Connection, spec: ViewSpec, seconds: float) -> Refres
 
 
 def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
-    """Create ``relation`` from the view's SQL, populated, with every index and the marker."""
+    """Create ``relation`` from the view's SQL, populated, with every index, the marker and
+    the column comments (a swap renames the copy, so they come with it)."""
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ANALYTICS_SCHEMA)))
     conn.execute(
         sql.SQL("create materialized view {} as {} with data").format(
@@ -271,6 +273,7 @@ def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
             qualified(relation), sql.Literal(COMMENT_PREFIX + spec.definition_hash)
         )
     )
+    comment_on_columns(conn, ANALYTICS_SCHEMA, relation, spec.columns)
 
 
 def _swap(conn: psycopg.Connection, spec: ViewSpec, kind: str = "m") -> None:

@@ -1,6 +1,7 @@
 """The one description of every view; assets, checks, jobs, sensors and dashboards read it.
 
-Adding a view is one SQL file in ``views/sql/`` plus one ``ViewSpec`` below.
+Adding a view is one SQL file in ``views/sql/``, the description of its columns beside it
+(``<name>.columns.toml``), plus one ``ViewSpec`` below.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from enum import StrEnum
 from importlib import resources
 
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.shared.columns import Column, columns_text, load_columns
 from soleflip_bi.shared.tags import FULL_RECOUNT_TIER
 
 
@@ -63,15 +65,22 @@ class ViewSpec:
         return resources.files("soleflip_bi.views").joinpath("sql", f"{self.name}.sql").read_text()
 
     @property
+    def columns(self) -> tuple[Column, ...]:
+        """Each column's type and meaning (``views/sql/<name>.columns.toml``)."""
+        return load_columns("soleflip_bi.views", f"sql/{self.name}")
+
+    @property
     def unique_index(self) -> Index:
         return next(index for index in self.indexes if index.unique)
 
     @property
     def definition_hash(self) -> str:
-        """Hash of the SQL and the indexes: the asset's code version and the stored marker."""
+        """Hash of the SQL, the indexes and the column descriptions: the asset's code version
+        and the stored marker (a new description is written by the next rebuild)."""
         digest = hashlib.sha256(self.sql.encode())
         for index in self.indexes:
             digest.update(repr(index).encode())
+        digest.update(columns_text("soleflip_bi.views", f"sql/{self.name}").encode())
         return digest.hexdigest()[:16]
 
 
