@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy
 from dagster._config import Field, StringSource
@@ -122,34 +122,29 @@ def _pooled_engine(url: str) -> sqlalchemy.engine.Engine:
     )
 
 
-class _PooledRunStorage(PostgresRunStorage):
-    def __init__(self, postgres_url: str) -> None:
-        super().__init__(postgres_url)
-        self._engine = _pooled_engine(postgres_url)
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
+StorageClass = TypeVar("StorageClass", bound=type)
 
 
-class _PooledEventLogStorage(PostgresEventLogStorage):
-    def __init__(self, postgres_url: str) -> None:
-        super().__init__(postgres_url)
-        self._engine = _pooled_engine(postgres_url)
+def _pooled(storage_class: StorageClass) -> StorageClass:
+    """``storage_class`` (one of dagster-postgres's three) on a :func:`_pooled_engine`,
+    whose connections go when the instance is disposed."""
 
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
+    class Pooled(storage_class):  # type: ignore[misc,valid-type]
+        def __init__(self, postgres_url: str) -> None:
+            super().__init__(postgres_url)
+            self._engine = _pooled_engine(postgres_url)
+
+        def dispose(self) -> None:
+            super().dispose()
+            self._engine.dispose()
+
+    Pooled.__name__ = Pooled.__qualname__ = f"Pooled{storage_class.__name__}"
+    return Pooled  # type: ignore[return-value]
 
 
-class _PooledScheduleStorage(PostgresScheduleStorage):
-    def __init__(self, postgres_url: str) -> None:
-        super().__init__(postgres_url)
-        self._engine = _pooled_engine(postgres_url)
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
+_PooledRunStorage = _pooled(PostgresRunStorage)
+_PooledEventLogStorage = _pooled(PostgresEventLogStorage)
+_PooledScheduleStorage = _pooled(PostgresScheduleStorage)
 
 
 class ShopStorage(DagsterPostgresStorage):
