@@ -13,6 +13,10 @@ were created; otherwise the UI shows checks as belonging to an older materializa
   the sensor created a moment before the command line created its own. That step takes
   no pool slot while it waits, so a waiting run never keeps the run it waits for from
   getting one.
+
+A queued run is waited for only while a daemon is alive to start it, and a run in
+progress only while it keeps recording events, so a crashed demo never leaves
+`views refresh` waiting for ever.
 """
 
 from __future__ import annotations
@@ -24,22 +28,43 @@ import dagster as dg
 
 from soleflip_bi.shared.tags import REFRESH_RUN_TAG, REFRESH_RUN_TAGS
 
-UNFINISHED_STATUSES = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.QUEUED,
+QUEUED_STATUSES = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED]
+ACTIVE_STATUSES = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
 POLL_SECONDS = 0.25
+# A daemon heartbeats every 30 s; without a live one, nothing will ever start a queued run.
+DAEMON_ALIVE_SECONDS = 60.0
+# A run that recorded nothing for this long is taken for abandoned (its process died with
+# no daemon to mark it failed): longer than the statement timeout of a refresh (15 min).
+ABANDONED_AFTER_SECONDS = 20 * 60.0
 
 
 def _unfinished_refresh_runs(instance: dg.DagsterInstance) -> list[dg.RunRecord]:
-    return list(
-        instance.get_run_records(
-            filters=dg.RunsFilter(statuses=UNFINISHED_STATUSES, tags=REFRESH_RUN_TAGS)
-        )
+    """The refresh runs that will still run: queued ones while a daemon is alive to start
+    them, and the others (about to start, or running) while they record something."""
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=QUEUED_STATUSES + ACTIVE_STATUSES, tags=REFRESH_RUN_TAGS)
     )
+    now = time.time()
+    heartbeats = [h.timestamp for h in instance.get_daemon_heartbeats().values()]
+    daemon_alive = bool(heartbeats) and now - max(heartbeats) < DAEMON_ALIVE_SECONDS
+    pending = []
+    for record in records:
+        if record.dagster_run.status is dg.DagsterRunStatus.QUEUED:
+            if daemon_alive:
+                pending.append(record)
+        elif now - _last_record_time(instance, record) < ABANDONED_AFTER_SECONDS:
+            pending.append(record)
+    return pending
+
+
+def _last_record_time(instance: dg.DagsterInstance, record: dg.RunRecord) -> float:
+    page = instance.get_records_for_run(record.dagster_run.run_id, limit=1, ascending=False)
+    newest = page.records[0].timestamp if page.records else None
+    return max(newest or 0.0, record.update_timestamp.timestamp())
 
 
 def _wait(
