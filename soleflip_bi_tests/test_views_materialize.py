@@ -214,6 +214,7 @@ class MeasuredRun:
     row_counts: dict[str, int]  # count(*) of each view right after the run
     sizes: dict[str, int]  # pg_total_relation_size of each view right after the run
     indexes: dict[str, set[str]]  # the indexes PostgreSQL has on each view
+    source_orders: int  # rows of sales."order" right after the run (later tests add some)
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +238,7 @@ def measured(module_demo_database_url: str) -> MeasuredRun:
         elif event.event_type is dg.DagsterEventType.STEP_SUCCESS:
             ends[entry.step_key] = entry.timestamp
     with psycopg.connect(module_demo_database_url) as conn:
+        source_orders = conn.execute('select count(*) from sales."order"').fetchone()[0]
         counts, sizes, indexes = {}, {}, {}
         for spec in VIEWS:
             counts[spec.name] = conn.execute(
@@ -260,6 +262,7 @@ def measured(module_demo_database_url: str) -> MeasuredRun:
         row_counts=counts,
         sizes=sizes,
         indexes=indexes,
+        source_orders=source_orders,
     )
 
 
@@ -345,10 +348,8 @@ def test_revenue_lineage_points_at_the_order_amount(materialized) -> None:
     assert dg.TableColumnDep(dg.AssetKey(["sales", "order"]), "gross_sale") in deps
 
 
-def test_every_check_passes_on_demo_data(
-    materialized: dg.ExecuteInProcessResult, module_demo_database_url: str
-) -> None:
-    evaluations = materialized.get_asset_check_evaluations()
+def test_every_check_passes_on_demo_data(measured: MeasuredRun) -> None:
+    evaluations = measured.result.get_asset_check_evaluations()
     by_check = {(e.asset_key.path[-1], e.check_name): e for e in evaluations}
     failed = [
         key for key, e in by_check.items() if not e.passed and key[1] != "rejected_source_rows"
@@ -357,9 +358,7 @@ def test_every_check_passes_on_demo_data(
     assert ("metabase_brand_analytics", "revenue_reconciles") in by_check
     accounting = by_check[("order_facts", "orders_accounted_for")]
     assert accounting.metadata["unaccounted"].value == 0
-    with psycopg.connect(module_demo_database_url) as conn:
-        orders = conn.execute('select count(*) from sales."order"').fetchone()[0]
-    assert accounting.metadata["source_rows"].value == orders
+    assert accounting.metadata["source_rows"].value == measured.source_orders
     assert len([k for k in by_check if k[1] == "grain_unique"]) == len(VIEWS)
     # The demo data is dirty on purpose: the quality check warns and names the reasons.
     rejected = by_check[("source_quality_issues", "rejected_source_rows")]

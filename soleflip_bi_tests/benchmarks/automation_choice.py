@@ -51,9 +51,7 @@ def eager_definitions() -> dg.Definitions:
 
 def _requested_keys(result: dg.EvaluateAutomationConditionsResult) -> set[dg.AssetKey]:
     """The assets an evaluation requested (unpartitioned: a requested key has ``None``)."""
-    return {
-        r.key for r in result.results if isinstance(r.key, dg.AssetKey) and r.true_subset.size
-    }
+    return {r.key for r in result.results if isinstance(r.key, dg.AssetKey) and r.true_subset.size}
 
 
 def measure(orders: int) -> dict[str, object]:
