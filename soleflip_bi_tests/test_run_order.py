@@ -34,36 +34,42 @@ def _run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> str:
     return run.run_id
 
 
-def _waits(instance: dg.DagsterInstance, seconds: float = 1.5) -> tuple[bool, list[str]]:
-    """Whether wait_for_refresh_runs is still waiting after ``seconds``; the runs named."""
+def _waiter(instance: dg.DagsterInstance) -> tuple[threading.Thread, list[str]]:
+    """wait_for_refresh_runs in a thread of its own; the runs it names."""
     named: list[str] = []
     waiter = threading.Thread(
         target=run_order.wait_for_refresh_runs, args=(instance, named.append), daemon=True
     )
     waiter.start()
-    waiter.join(seconds)
-    return waiter.is_alive(), named
+    return waiter, named
+
+
+def _returns_at_once(instance: dg.DagsterInstance) -> bool:
+    waiter, named = _waiter(instance)
+    waiter.join(3)
+    return not waiter.is_alive() and named == []
 
 
 def test_a_queued_run_is_waited_for_only_while_a_daemon_can_start_it(instance) -> None:
     queued = _run(instance, dg.DagsterRunStatus.QUEUED)
-    assert _waits(instance) == (False, [])  # no daemon: nothing will ever start it
+    assert _returns_at_once(instance)  # no daemon: nothing will ever start it
 
     instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "QUEUED_RUN_COORDINATOR", "d"))
-    still_waiting, named = _waits(instance)
-    assert still_waiting and named == [queued]
+    waiter, named = _waiter(instance)
+    waiter.join(1.5)
+    assert waiter.is_alive() and named == [queued]
     instance.report_run_canceled(instance.get_run_by_id(queued))
-    deadline = time.monotonic() + 5
-    while run_order._unfinished_refresh_runs(instance) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _waits(instance) == (False, [])
+    waiter.join(5)
+    assert not waiter.is_alive()  # the run it waited for has ended
 
 
 def test_a_run_in_progress_is_waited_for_until_it_stops_recording(instance, monkeypatch) -> None:
     started = _run(instance, dg.DagsterRunStatus.STARTED)
-    still_waiting, named = _waits(instance)
-    assert still_waiting and named == [started]
+    waiter, named = _waiter(instance)
+    waiter.join(1.5)
+    assert waiter.is_alive() and named == [started]
 
     monkeypatch.setattr(run_order, "ABANDONED_AFTER_SECONDS", 0.5)
-    time.sleep(0.6)  # nothing recorded since: its process is taken for dead
-    assert _waits(instance) == (False, [])
+    waiter.join(5)  # nothing recorded since: its process is taken for dead
+    assert not waiter.is_alive()
+    assert _returns_at_once(instance)
