@@ -386,7 +386,7 @@ def test_unchanged_sources_mean_no_refresh_and_a_change_a_concurrent_one(
         conn.execute("update catalog.brand set segment = segment where name = 'Nike'")
     assert _refresh_exec(module_demo_database_url) == "concurrent"  # a dimension changed
     with psycopg.connect(module_demo_database_url) as conn:
-        conn.execute("update analytics.currency_rate set rate_to_reporting = rate_to_reporting")
+        conn.execute("update analytics.currency_rate set rate = rate")
     assert _refresh_exec(module_demo_database_url) == "skipped"  # same reference data
     add_sale_orders(module_demo_database_url, 1, gross=10)
     assert _refresh_exec(module_demo_database_url) == "concurrent"
@@ -419,9 +419,15 @@ def test_a_skipped_refresh_still_reports_every_check(
         "revenue_reconciles",
         "rejected_source_rows",
         "orders_accounted_for",
+        "exchange_rates_current",
         "definition_current",
     }
-    for name in ("grain_unique", "revenue_reconciles", "rejected_source_rows"):
+    for name in (
+        "grain_unique",
+        "revenue_reconciles",
+        "rejected_source_rows",
+        "exchange_rates_current",
+    ):
         assert evaluations[name].metadata["carried_from_run"].value == first.run_id
     assert evaluations["revenue_reconciles"].passed
     # Whether the live view is still the registry's is looked at anew on every refresh.

@@ -15,15 +15,10 @@ import pandas as pd
 import psycopg
 import pytest
 
+from soleflip_bi_tests.support.ecb import with_rates
 from soleflip_bi_tests.support.shop import new_shop
 
 SALE_STATUSES = {"completed", "shipped", "delivered", "paid"}
-RATES = {
-    "EUR": Decimal("1.0"),
-    "USD": Decimal("0.92592593"),
-    "GBP": Decimal("1.16279070"),
-    "CHF": Decimal("1.05263158"),
-}
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 
 
@@ -50,8 +45,9 @@ def expected_sales(conn: psycopg.Connection) -> pd.DataFrame:
         columns={"id": "inventory_item_id"}
     )
 
+    orders["currency"] = orders["currency_code"].fillna("").str.strip().str.upper()
+    orders = with_rates(orders)  # the ECB rate of the sale's day, from ECB's own file
     status = orders["status"].fillna("").str.strip().str.lower()
-    currency = orders["currency_code"].fillna("").str.strip().str.upper()
     sales = orders[
         status.isin(SALE_STATUSES)
         & orders["sold_at"].notna()
@@ -60,11 +56,11 @@ def expected_sales(conn: psycopg.Connection) -> pd.DataFrame:
         & ~(orders["gross_sale"] < 0)
         & ~(orders["platform_fee"].fillna(0) < 0)
         & ~(orders["shipping_cost"].fillna(0) < 0)
-        & currency.isin(RATES)
+        & orders["rate"].notna()
     ].copy()
     sales["revenue"] = [
-        (gross * RATES[cur.strip().upper()]).quantize(Decimal("0.01"), ROUND_HALF_UP)
-        for gross, cur in zip(sales["gross_sale"], sales["currency_code"], strict=True)
+        (gross / rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        for gross, rate in zip(sales["gross_sale"], sales["rate"], strict=True)
     ]
     sales = sales.merge(stock, on="inventory_item_id", how="left")
     for column in ("product_id", "brand_id", "supplier_id", "platform_id"):

@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 import uuid
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -122,8 +123,9 @@ def test_dirty_rows_are_excluded_counted_and_named(small_shop: str) -> None:
             for v in VIEWS_BY_NAME.values()
             if v.revenue_column
         }
-    # exactly the two good orders were added: 40 EUR + 108 USD at the fixed rate
-    assert after_total - before_total == pytest.approx(40 + 100.00, abs=0.01)
+    # exactly the two good orders were added: 40 EUR + 108 USD sold on Sunday 2025-06-01,
+    # at ECB's rate of Friday 2025-05-30 (1.1339 USD per euro)
+    assert after_total - before_total == Decimal(40) + round(Decimal(108) / Decimal("1.1339"), 2)
     assert revenue_views == {after_total}
     for reason, order_id in bad.items():
         assert ids[order_id] == reason

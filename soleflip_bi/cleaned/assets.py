@@ -1,5 +1,7 @@
 """The cleaned layer as assets: between the source tables and the gold views."""
 
+from datetime import date
+
 import dagster as dg
 import psycopg
 from dagster import AssetExecutionContext
@@ -10,6 +12,7 @@ from soleflip_bi.cleaned.layer import (
     ensure_cleaned_layer,
     quality_issues,
 )
+from soleflip_bi.cleaned.rates import STALE_AFTER_DAYS, StaleRate, newest_rates, stale_rates
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
@@ -85,11 +88,19 @@ ACCOUNTING_CHECK = dg.AssetCheckSpec(
     "or rejected with a reason; the stored facts hold every valid sale once.",
 )
 
+RATES_CHECK = dg.AssetCheckSpec(
+    "exchange_rates_current",
+    asset=cleaned_key("order_facts"),
+    description=f"Warns when a currency's newest exchange rate is more than "
+    f"{STALE_AFTER_DAYS} days older than its newest sale (those sales take that old rate): "
+    "which currencies, and since when.",
+)
+
 
 @dg.multi_asset(
     name="cleaned_layer",
     specs=CLEANED_SPECS,
-    check_specs=[REJECTED_ROWS_CHECK, ACCOUNTING_CHECK],
+    check_specs=[REJECTED_ROWS_CHECK, ACCOUNTING_CHECK, RATES_CHECK],
     can_subset=False,
     # No pool: every refresh run starts here and waits for the runs created before it
     # (database/run_order.py), which a slot held while waiting could starve.
@@ -115,6 +126,9 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
                 because = "a sensor run refreshes the views; the scheduled runs report this"
             rejected = because and carried_check(context, REJECTED_ROWS_CHECK.key, because)
             rejected = rejected or rejected_rows_result(conn)
+            unchanged = facts.mode is FactsMode.SKIPPED and not applied
+            rates = unchanged and carried_check(context, RATES_CHECK.key, because or "")
+            rates = rates or rates_result(stale_rates(conn), newest_rates(conn))
             conn.rollback()
     except psycopg.Error as error:
         retry_if_transient(context, error)
@@ -156,6 +170,36 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     )
     yield rejected
     yield accounting_result(stored)
+    yield rates
+
+
+def rates_result(stale: list[StaleRate], newest: dict[str, date]) -> dg.AssetCheckResult:
+    """Passes when every currency sold has a rate within STALE_AFTER_DAYS days of its
+    newest sale; otherwise warns, naming each currency and the day of its newest rate."""
+    metadata: dict[str, object] = {
+        "newest_rate_per_currency": dg.MetadataValue.json(
+            {currency: day.isoformat() for currency, day in newest.items()}
+        ),
+        "stale_currencies": len(stale),
+    }
+    description = None
+    if stale:
+        description = "; ".join(
+            f"{s.currency}: newest rate {s.newest_rate}, {s.days} days before its newest "
+            f"sale ({s.newest_sale})"
+            for s in stale
+        ) + (
+            " — those sales take that old rate; load newer rates with `soleflip-bi rates load FILE`"
+        )
+        metadata["stale"] = dg.MetadataValue.text(description)
+    return dg.AssetCheckResult(
+        check_name=RATES_CHECK.name,
+        asset_key=RATES_CHECK.asset_key,
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
+    )
 
 
 def rejected_rows_result(conn) -> dg.AssetCheckResult:

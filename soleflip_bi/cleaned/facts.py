@@ -8,8 +8,9 @@ rate) costs more than most aggregations over them, so doing it once instead of o
 view is the largest single saving of a refresh cycle (docs/BENCHMARKS.md).
 
 * nothing changed since the last maintenance            -> nothing to do;
-* only orders and stock items changed, few of them      -> incremental: the facts of the
-  orders touched (directly or through their stock item) are deleted and recomputed;
+* only orders, stock items and rates changed, few of them -> incremental: the facts of the
+  orders touched (directly, through their stock item or through the rate of their
+  currency and day) are deleted and recomputed;
 * dimensions, reference data, definitions, a bulk load  -> full rebuild.
 
 The rollups of the facts (``rollups.py``) follow in the same transaction: rebuilt with the
@@ -56,6 +57,7 @@ from soleflip_bi.cleaned.rollups import (
     start_touched,
 )
 from soleflip_bi.database.tuning import apply_refresh_settings
+from soleflip_bi.shared.catalogue import RATES_STREAM
 
 FACTS_NAME = "order_facts"
 # Above this share of all orders touched, one full rebuild is cheaper than the lookups.
@@ -72,7 +74,43 @@ select array(
     union
     select o.id from sales."order" o
     join changed c on c.source = 'inventory' and o.inventory_item_id = c.row_id
+
 )
+"""
+
+# The orders a changed rate applies to: those of its currency dated from its day until the
+# next rate of that currency (whatever the change was: a new day, a correction, a removal).
+RATE_ORDERS = """
+with changed as (
+    select distinct currency, rate_date from soleflip_bi.changed_rate
+    where xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
+      and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot)
+),
+spans as (
+    select c.currency, c.rate_date as valid_from,
+           coalesce((select min(r.rate_date) from analytics.currency_rate r
+                     where r.currency = c.currency and r.rate_date > c.rate_date),
+                    'infinity'::date) as valid_until
+    from changed c
+),
+settings as (
+    select value as timezone from analytics.reporting_setting where name = 'timezone'
+)
+select array(
+    select distinct o.id from sales."order" o
+    cross join settings
+    join spans s on s.currency = upper(btrim(o.currency_code))
+                and (o.sold_at at time zone settings.timezone)::date >= s.valid_from
+                and (o.sold_at at time zone settings.timezone)::date < s.valid_until
+)
+"""
+
+RATES_CHANGED = """
+select exists (
+    select from soleflip_bi.source_change
+    where source = %(rates)s
+      and xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
+      and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot))
 """
 
 CHANGED_STOCK = """
@@ -90,7 +128,8 @@ select exists (
     select from soleflip_bi.source_change
     where xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
       and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot)
-      and (source not in ('orders', 'inventory') or operation in ('TRUNCATE', 'LOAD')))
+      and (source not in ('orders', 'inventory', %(rates)s)
+           or operation in ('TRUNCATE', 'LOAD')))
 """
 
 
@@ -259,9 +298,11 @@ def _affected(conn: psycopg.Connection, now: Baseline) -> tuple[list, list] | No
     ):
         return None
     since = {"since": last.source_snapshot}
-    if conn.execute(BROAD_CHANGES, since).fetchone()[0]:
+    if conn.execute(BROAD_CHANGES, {**since, "rates": RATES_STREAM}).fetchone()[0]:
         return None
     affected = conn.execute(AFFECTED_ORDERS, since).fetchone()[0]
+    if conn.execute(RATES_CHANGED, {**since, "rates": RATES_STREAM}).fetchone()[0]:
+        affected = sorted({*affected, *conn.execute(RATE_ORDERS, since).fetchone()[0]})
     # due since the MATURED mark written just before this transaction began
     affected += conn.execute(DUE_SINCE_MARK).fetchone()[0]
     stock = conn.execute(CHANGED_STOCK, since).fetchone()[0]

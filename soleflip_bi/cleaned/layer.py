@@ -1,4 +1,5 @@
-"""Apply the cleaned layer: reference data, the checked views and the stored facts."""
+"""Apply the cleaned layer: reference data (with ECB's rates on a new database), the
+checked views and the stored facts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.capture.install import change_capture_installed, install_change_capture
+from soleflip_bi.cleaned.rates import load_shipped_rates_if_empty
 from soleflip_bi.cleaned.rollups import FACTS, STOCK, create_rollups, rollups_hash
 from soleflip_bi.database.comments import comment_on_columns
 from soleflip_bi.shared import settings
@@ -71,6 +73,7 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
                 create_rollups(conn, STOCK)
         for table in DOCUMENTED_TABLES:
             comment_on_columns(conn, "analytics", table, documented_columns(table))
+        load_shipped_rates_if_empty(conn)
         _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "

@@ -12,7 +12,7 @@ import sys
 
 import psycopg
 
-from soleflip_bi.cli import dashboards, db, demo, views
+from soleflip_bi.cli import dashboards, db, demo, rates, views
 from soleflip_bi.cli.demo import DemoRefused
 from soleflip_bi.dashboards.export import ExportFailed
 from soleflip_bi.dashboards.ledger import LedgerNotWritten
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_groups() -> list:
-    return [db, demo, views, dashboards]
+    return [db, demo, views, rates, dashboards]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,9 @@ class Source(StrEnum):
 # Dimension tables write to this stream: no sensor watches it, but a view is only skipped
 # as unchanged when none of its tables, dimensions included, changed since its refresh.
 CATALOG_STREAM = "catalog"
+# The exchange rates (analytics.currency_rate) write to this stream, and the days and
+# currencies they changed to soleflip_bi.changed_rate: no sensor watches it either.
+RATES_STREAM = "rates"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.shared.catalogue import SOURCE_TABLES
+from soleflip_bi.sources.ecb_rates import shipped_last_date
 
 DEFAULT_ORDERS = 1106
 DEFAULT_SEED = 42
@@ -69,6 +70,10 @@ def load_demo(
         _truncate_sources(conn)
         conn.execute("select set_config('soleflip_demo.seed', %s, true)", (str(seed),))
         conn.execute("select set_config('soleflip_demo.orders', %s, true)", (str(orders),))
+        conn.execute(
+            "select set_config('soleflip_demo.rates_until', %s, true)",
+            (shipped_last_date().isoformat(),),
+        )
         _skip_foreign_key_triggers(conn)
         _drop_secondary_indexes(conn)
         for label, statement in split_steps(read_sql("demo_data.sql")):

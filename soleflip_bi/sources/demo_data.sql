@@ -251,12 +251,18 @@ from (
               from generate_series(1, current_setting('soleflip_demo.orders')::bigint) as n) g
         join inventory.stock st on st.id = soleflip_demo.id(7, g.n)
         join catalog.product p on p.id = st.product_id
+        -- 12 % of the sales are in another currency, but only on days the shipped ECB
+        -- rates cover (soleflip_demo.rates_until, the newest of them): a later sale is in
+        -- euros. AED has no ECB rate: those orders are rejected as unknown_currency.
         cross join lateral (
             select case when u < 0.88 then 'EUR' when u < 0.94 then 'USD' when u < 0.98 then 'GBP'
-                        when u < 0.995 then 'CHF' else 'JPY' end as currency,
+                        when u < 0.995 then 'CHF' else 'AED' end as currency,
                    case when u < 0.88 then 1.0 when u < 0.94 then 1.08 when u < 0.98 then 0.86
-                        when u < 0.995 then 0.95 else 160.0 end as fx
-            from (select soleflip_demo.rnd(g.n, 97) as u) x
+                        when u < 0.995 then 0.95 else 4.0 end as fx
+            from (select case when soleflip_demo.sold_at(g.n)
+                                   < current_setting('soleflip_demo.rates_until')::date::timestamp
+                                     at time zone 'UTC'
+                              then soleflip_demo.rnd(g.n, 97) else 0 end as u) x
         ) c
     ) raw
 ) o;

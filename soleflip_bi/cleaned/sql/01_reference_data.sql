@@ -13,15 +13,83 @@ insert into analytics.reporting_setting (name, value)
 values ('reporting_currency', 'EUR'), ('timezone', 'Europe/Berlin')
 on conflict (name) do nothing;
 
--- Units of the reporting currency per unit of the order's currency (fixed rates).
--- An order in a currency with no row here is rejected and counted, never guessed.
+-- Euro reference rates by day: units of the currency per euro, as the European Central
+-- Bank quotes them. A sale takes the last rate on or before its sale date in the shop's
+-- time zone (a Saturday takes Friday's); EUR, the reporting currency, needs no rate. An
+-- order in a currency with no rate on or before its date is rejected, never guessed.
+-- Loaded from ECB's shipped history on set-up and by `soleflip-bi rates load FILE`.
+do $$
+begin
+    if exists (select from information_schema.columns
+               where table_schema = 'analytics' and table_name = 'currency_rate'
+                 and column_name = 'rate_to_reporting') then
+        drop table analytics.currency_rate cascade;  -- one fixed rate per currency
+    end if;
+end
+$$;
 create table if not exists analytics.currency_rate (
-    currency_code        text primary key,
-    rate_to_reporting    numeric(18, 8) not null check (rate_to_reporting > 0)
+    currency  text not null check (currency ~ '^[A-Z]{3}$' and currency <> 'EUR'),
+    rate_date date not null,
+    rate      numeric not null check (rate > 0),
+    source    text not null,
+    loaded_at timestamptz not null default now(),
+    primary key (currency, rate_date)
 );
-insert into analytics.currency_rate (currency_code, rate_to_reporting)
-values ('EUR', 1.0), ('USD', 0.92592593), ('GBP', 1.16279070), ('CHF', 1.05263158)
-on conflict (currency_code) do nothing;
+
+-- Which rates changed, so the stored facts re-convert only the sales they apply to
+-- (cleaned/facts.py). A statement that changes no rate logs nothing.
+create schema if not exists soleflip_bi;
+create table if not exists soleflip_bi.changed_rate (
+    xid        xid8 not null default pg_current_xact_id(),
+    currency   text not null,
+    rate_date  date not null,
+    changed_at timestamptz not null default clock_timestamp()
+);
+create index if not exists changed_rate_xid_idx on soleflip_bi.changed_rate (xid);
+
+create or replace function analytics.record_changed_rates() returns trigger
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+    changed bigint;
+begin
+    if tg_op = 'INSERT' then
+        insert into soleflip_bi.changed_rate (currency, rate_date)
+        select currency, rate_date from new_rates;
+    elsif tg_op = 'DELETE' then
+        insert into soleflip_bi.changed_rate (currency, rate_date)
+        select currency, rate_date from old_rates;
+    elsif tg_op = 'UPDATE' then  -- only the rows whose day or rate changed
+        insert into soleflip_bi.changed_rate (currency, rate_date)
+        select currency, rate_date from (
+            (select currency, rate_date, rate from new_rates
+             except select currency, rate_date, rate from old_rates)
+            union
+            (select currency, rate_date, rate from old_rates
+             except select currency, rate_date, rate from new_rates)) as moved;
+    end if;
+    get diagnostics changed = row_count;
+    if (changed > 0 or tg_op = 'TRUNCATE') and to_regclass('soleflip_bi.source_change') is not null then
+        insert into soleflip_bi.source_change (source, operation) values ('rates', tg_op);
+    end if;
+    return null;
+end
+$$;
+revoke all on function analytics.record_changed_rates() from public;
+drop trigger if exists currency_rate_inserted on analytics.currency_rate;
+drop trigger if exists currency_rate_updated on analytics.currency_rate;
+drop trigger if exists currency_rate_deleted on analytics.currency_rate;
+drop trigger if exists currency_rate_truncated on analytics.currency_rate;
+create trigger currency_rate_inserted after insert on analytics.currency_rate
+    referencing new table as new_rates
+    for each statement execute function analytics.record_changed_rates();
+create trigger currency_rate_updated after update on analytics.currency_rate
+    referencing old table as old_rates new table as new_rates
+    for each statement execute function analytics.record_changed_rates();
+create trigger currency_rate_deleted after delete on analytics.currency_rate
+    referencing old table as old_rates
+    for each statement execute function analytics.record_changed_rates();
+create trigger currency_rate_truncated after truncate on analytics.currency_rate
+    for each statement execute function analytics.record_changed_rates();
 
 -- What an order status means. Matching is case- and whitespace-insensitive.
 -- is_sale: the order counts as a sale. Statuses not listed are rejected as unknown.

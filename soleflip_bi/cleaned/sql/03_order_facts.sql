@@ -3,14 +3,21 @@
 -- Whether an order is a sale depends on the order alone: its status (case- and
 -- whitespace-insensitive) is a sale status in analytics.order_status, and its sale date,
 -- amounts and currency can be trusted; otherwise it carries a reject_reason. Amounts are
--- converted to the reporting currency with analytics.currency_rate; NULL fees and
--- shipping count as 0; net proceeds default to revenue - fees - shipping.
+-- converted to euros at the ECB reference rate of the sale date in the shop's time zone:
+-- the last rate in analytics.currency_rate on or before that date (units of the currency
+-- per euro, so euros = amount / rate); NULL fees and shipping count as 0; net proceeds
+-- default to revenue - fees - shipping.
 create or replace view analytics.order_classified as
+with settings as (
+    select (select value from analytics.reporting_setting where name = 'timezone') as timezone
+)
 select
     o.*,
     lower(btrim(o.status))                                  as sale_status,
     upper(btrim(o.currency_code))                           as sale_currency,
-    r.rate_to_reporting,
+    (o.sold_at at time zone settings.timezone)::date        as sale_date,
+    case when upper(btrim(o.currency_code)) = 'EUR' then 1.0 else r.rate end as exchange_rate,
+    r.rate_date,
     coalesce(os.is_sale, false)                             as is_sale,
     case
         when os.status is null then 'unknown_status'
@@ -19,11 +26,20 @@ select
         when o.sold_at > now() + interval '1 day' then 'future_sold_at'
         when o.gross_sale is null then 'missing_amount'
         when o.gross_sale < 0 or o.platform_fee < 0 or o.shipping_cost < 0 then 'negative_amount'
-        when r.currency_code is null then 'unknown_currency'
+        when upper(btrim(o.currency_code)) <> 'EUR' and r.rate is null then 'unknown_currency'
     end                                                     as reject_reason
 from sales."order" o
+cross join settings
 left join analytics.order_status os on os.status = lower(btrim(o.status))
-left join analytics.currency_rate r on r.currency_code = upper(btrim(o.currency_code));
+left join lateral (
+    -- the gating condition keeps euro orders from probing the index at all
+    select cr.rate, cr.rate_date from analytics.currency_rate cr
+    where upper(btrim(o.currency_code)) <> 'EUR'
+      and cr.currency = upper(btrim(o.currency_code))
+      and cr.rate_date <= (o.sold_at at time zone settings.timezone)::date
+    order by cr.rate_date desc
+    limit 1
+) r on true;
 
 -- Every order with its dimensions and, for a sale, the stock-derived figures. A defect of
 -- the stock item never removes the sale: it sets stock_flag (shown as a warning in
@@ -54,13 +70,15 @@ select
     o.sale_status                                           as status,
     o.sale_currency                                         as currency_code,
     o.sold_at,
-    (o.sold_at at time zone settings.timezone)::date        as sale_date,
-    round(o.gross_sale * o.rate_to_reporting, 2)            as revenue,
-    round(coalesce(o.platform_fee, 0) * o.rate_to_reporting, 2) as fees,
-    round(coalesce(o.shipping_cost, 0) * o.rate_to_reporting, 2) as shipping,
+    o.sale_date,
+    o.exchange_rate,
+    o.rate_date,
+    round(o.gross_sale / o.exchange_rate, 2)                as revenue,
+    round(coalesce(o.platform_fee, 0) / o.exchange_rate, 2) as fees,
+    round(coalesce(o.shipping_cost, 0) / o.exchange_rate, 2) as shipping,
     round(coalesce(o.net_proceeds,
                    o.gross_sale - coalesce(o.platform_fee, 0) - coalesce(o.shipping_cost, 0))
-          * o.rate_to_reporting, 2)                         as net_proceeds,
+          / o.exchange_rate, 2)                             as net_proceeds,
     case when st.reject_reason is null then st.purchase_price end as purchase_price,
     coalesce(analytics.clean_name(o.buyer_country), 'Unknown') as country,
     analytics.name_key(coalesce(analytics.clean_name(o.buyer_country), 'Unknown'))
@@ -97,7 +115,7 @@ select order_id, stockx_order_number, inventory_id, product_id, product_name, sk
        case when purchase_price > 0
             then round((net_proceeds - purchase_price) / purchase_price * 100, 2) end as roi,
        purchase_price, country, country_key, city, city_key, payout_received, payout_days,
-       stock_flag, updated_at
+       stock_flag, updated_at, exchange_rate, rate_date
 from analytics.order_checked
 where is_sale and reject_reason is null;
 
