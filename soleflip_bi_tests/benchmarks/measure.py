@@ -7,6 +7,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -15,10 +17,12 @@ from psycopg import sql
 
 from soleflip_bi.capture.install import STATEMENT_TRIGGER
 from soleflip_bi.cleaned.facts import refresh_order_facts
+from soleflip_bi.cleaned.rates import load_rates
 from soleflip_bi.dashboards.render import render_card
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.tuning import REFRESH_SETTINGS, apply_refresh_settings
 from soleflip_bi.shared.catalogue import Source
+from soleflip_bi.sources.ecb_rates import Rate, RateFile
 from soleflip_bi.views.materialize import RefreshResult, drop_view, index_ddl, materialize_view
 from soleflip_bi.views.registry import VIEWS, Index, ViewSpec, views_refreshed_on
 from soleflip_bi_tests.benchmarks.end_to_end import (
@@ -88,6 +92,21 @@ class SizeFigures:
     index_builds: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     latency: list[LatencySample] = field(default_factory=list)
     cli_after_orders: list[CliRun] = field(default_factory=list)
+    rates: RateFigures | None = None
+
+
+@dataclass
+class RateFigures:
+    """One day's USD rate corrected, and what converting by the day costs."""
+
+    day: date
+    load: float  # `rates load` of the corrected day
+    facts: float  # the maintenance after it
+    facts_mode: str
+    reconverted: int  # sales the maintenance stored again
+    sales_that_day: int  # USD sales of that day (what it should re-convert)
+    by_day: float  # every order converted at its day's rate (the cleaned layer's lookup)
+    newest_only: float  # the same with the newest rate of each currency (one hash join)
 
 
 @dataclass
@@ -209,6 +228,52 @@ def _recorded(instance: dg.DagsterInstance, run_id: str, wall: float) -> CliRun:
             if "duration_seconds" in meta:
                 checks += float(meta["duration_seconds"].value)
     return CliRun(wall, max(stamps) - min(stamps), postgres, checks, len(stamps))
+
+
+BY_DAY = """
+select count(*), sum(round(gross_sale / exchange_rate, 2)) from analytics.order_classified
+where reject_reason is null
+"""
+NEWEST_ONLY = """
+select count(*), sum(round(o.gross_sale / coalesce(r.rate, 1.0), 2))
+from analytics.order_classified o
+left join (select distinct on (currency) currency, rate from analytics.currency_rate
+           order by currency, rate_date desc) r on r.currency = o.sale_currency
+where o.reject_reason is null
+"""
+
+
+def measure_rate_correction(conn: psycopg.Connection, figures: SizeFigures) -> None:
+    """Correct the USD rate of the weekday with the most USD sales and maintain the facts
+    (incremental: only that day's USD sales), against the full rebuild of the same run;
+    and the cost of the by-day lookup in a full conversion against the newest rate only."""
+    conn.commit()
+    day, sales = conn.execute(
+        "select sale_date, count(*) from analytics.order_facts where currency_code = 'USD' "
+        "and extract(isodow from sale_date) between 1 and 4 group by 1 order by 2 desc, 1 "
+        "limit 1"
+    ).fetchone()
+    rate = conn.execute(
+        "select rate from analytics.currency_rate where currency = 'USD' and rate_date = %s",
+        (day,),
+    ).fetchone()[0]
+    corrected = RateFile("benchmark", (Rate("USD", day, rate + Decimal("0.01")),))
+    load = timed(lambda: load_rates(conn, corrected))
+    started = time.perf_counter()
+    result = refresh_order_facts(conn)
+    facts = time.perf_counter() - started
+    conn.commit()
+    figures.rates = RateFigures(
+        day,
+        load,
+        facts,
+        result.mode.value,
+        result.rows_inserted,
+        int(sales),
+        timed(lambda: conn.execute(BY_DAY).fetchone()),
+        timed(lambda: conn.execute(NEWEST_ONLY).fetchone()),
+    )
+    conn.commit()
 
 
 def measure_index_builds(conn: psycopg.Connection, figures: SizeFigures) -> None:

@@ -139,6 +139,26 @@ def index_table(fig: SizeFigures) -> str:
     return "\n".join(lines)
 
 
+def rates_table(fig: SizeFigures) -> str:
+    """A corrected rate against a rebuild, and the by-day lookup against the newest rate."""
+    r = fig.rates
+    if r is None:
+        return ""
+    return "\n".join(
+        [
+            "| | seconds | |",
+            "|---|---:|---|",
+            f"| `rates load` of USD on {r.day} (corrected) | {_s(r.load)} | |",
+            f"| stored facts after it | {_s(r.facts)} | {r.facts_mode}: {r.reconverted} sales "
+            f"re-converted, {r.sales_that_day} USD sales that day |",
+            f"| stored facts rebuilt (same run) | {_s(fig.facts_rebuild)} | |",
+            f"| every order converted at its day's rate | {_s(r.by_day)} | |",
+            f"| every order converted at its currency's newest rate | {_s(r.newest_only)} "
+            f"| the by-day lookup costs {_s(r.by_day - r.newest_only)} s of a rebuild |",
+        ]
+    )
+
+
 def latency_table(fig: SizeFigures) -> str:
     """Where the time from commit to dashboard goes, part by part (p50 and p95 over the
     samples; the parts' p50s need not add up to the total's)."""
@@ -390,6 +410,17 @@ def write_report(
             "",
             index_table(fig),
             "",
+            *(
+                [
+                    "A corrected exchange rate, and converting by the day "
+                    '(README, "Each sale at its day\'s rate"):',
+                    "",
+                    rates_table(fig),
+                    "",
+                ]
+                if fig.rates
+                else []
+            ),
             "Order committed -> visible in metabase_executive_metrics through the running "
             f"sensor (s): {', '.join(f'{x:.1f}' for x in fig.end_to_end) or 'not measured'}.",
             "",

@@ -32,6 +32,7 @@ from soleflip_bi_tests.benchmarks.measure import (
     measure_cards,
     measure_cli_after_orders,
     measure_index_builds,
+    measure_rate_correction,
     measure_views,
     measure_write_cost,
     resource_use,
@@ -62,6 +63,7 @@ def bench_size(orders: int, seed: int, card_samples: int, latency_samples: int) 
             figures.temp_files, figures.temp_bytes = files_after - files, written_after - written
             print(f"[{orders:,}] views measured", flush=True)
             measure_index_builds(conn, figures)
+            measure_rate_correction(conn, figures)
             measure_cards(conn, figures, card_samples)
             measure_write_cost(conn, figures)
         figures.cli_no_change_wall = cli_no_change_walls(url)
