@@ -106,7 +106,7 @@ class RateFigures:
     reconverted: int  # sales the maintenance stored again
     sales_that_day: int  # USD sales of that day (what it should re-convert)
     by_day: float  # every order converted at its day's rate (the cleaned layer's lookup)
-    newest_only: float  # the same with the newest rate of each currency (one hash join)
+    newest_only: float  # the same from a table of one rate per currency (a hash join)
 
 
 @dataclass
@@ -237,9 +237,14 @@ where reject_reason is null
 NEWEST_ONLY = """
 select count(*), sum(round(o.gross_sale / coalesce(r.rate, 1.0), 2))
 from analytics.order_classified o
-left join (select distinct on (currency) currency, rate from analytics.currency_rate
-           order by currency, rate_date desc) r on r.currency = o.sale_currency
+left join soleflip_newest_rate r on r.currency = o.sale_currency
 where o.reject_reason is null
+"""
+# One rate per currency, as a table of fixed rates would hold them.
+NEWEST_RATES = """
+create temporary table soleflip_newest_rate as
+select distinct on (currency) currency, rate from analytics.currency_rate
+order by currency, rate_date desc
 """
 
 
@@ -263,6 +268,8 @@ def measure_rate_correction(conn: psycopg.Connection, figures: SizeFigures) -> N
     result = refresh_order_facts(conn)
     facts = time.perf_counter() - started
     conn.commit()
+    conn.execute(NEWEST_RATES)
+    conn.execute("analyze soleflip_newest_rate")
     figures.rates = RateFigures(
         day,
         load,

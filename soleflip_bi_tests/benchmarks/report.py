@@ -153,7 +153,7 @@ def rates_table(fig: SizeFigures) -> str:
             f"re-converted, {r.sales_that_day} USD sales that day |",
             f"| stored facts rebuilt (same run) | {_s(fig.facts_rebuild)} | |",
             f"| every order converted at its day's rate | {_s(r.by_day)} | |",
-            f"| every order converted at its currency's newest rate | {_s(r.newest_only)} "
+            f"| every order converted at one fixed rate per currency | {_s(r.newest_only)} "
             f"| the by-day lookup costs {_s(r.by_day - r.newest_only)} s of a rebuild |",
         ]
     )
