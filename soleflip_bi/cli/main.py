@@ -12,7 +12,7 @@ import sys
 
 import psycopg
 
-from soleflip_bi.cli import dashboards, db, demo, rates, views
+from soleflip_bi.cli import dashboards, db, demo, migrate, rates, views
 from soleflip_bi.cli.demo import DemoRefused
 from soleflip_bi.dashboards.export import ExportFailed
 from soleflip_bi.dashboards.ledger import LedgerNotWritten
@@ -23,12 +23,14 @@ from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.sources.demo import DemoLoadRefused
 from soleflip_bi.views.errors import RefreshFailed
+from soleflip_bi.views.pg_cron import PgCronError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,
     DemoLoadRefused,
     DemoRefused,
     RefreshFailed,
+    PgCronError,
     PushFailed,
     EditedInMetabase,
     UnsupportedMetabase,
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_groups() -> list:
-    return [db, demo, views, rates, dashboards]
+    return [db, demo, views, rates, dashboards, migrate]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,16 +77,24 @@ def show_status(args: argparse.Namespace) -> int:
     for s in statuses:
         rows = "missing" if not s.exists else f"{s.row_count or 0:,}"
         size = f"{(s.size_bytes or 0) / 1024:,.0f} kB" if s.exists else ""
-        current = "yes" if s.definition_up_to_date and not s.drift else "no"
+        current = (
+            "yes" if s.definition_up_to_date and not s.drift and not s.scheduled_outside else "no"
+        )
         last = f"{s.last_refresh} ({s.last_refresh_mode})" if s.last_refresh else "never"
         print(f"{s.view_name:<32} {s.tier:<7} {rows:>9} {size:>9}  {current:<10} {last}")
-        for finding in s.drift:
+        for finding in s.drift + s.scheduled_outside:
             print(f"  drift: {finding}")
     drifted = [s.view_name for s in statuses if s.drift]
     if drifted:
         print(
             f"{len(drifted)} view(s) differ from the registry; the next refresh of each "
             "rebuilds it from the registry"
+        )
+    outside = [s.view_name for s in statuses if s.scheduled_outside]
+    if outside:
+        print(
+            f"{len(outside)} view(s) are also refreshed by pg_cron, racing soleflip-bi's "
+            "refreshes; `soleflip-bi migrate pg-cron` shows the jobs"
         )
     return 0
 

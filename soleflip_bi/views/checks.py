@@ -25,7 +25,8 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "revenue_reconciles": 'orders and revenue equal a recount straight from sales."order", '
     "per platform",
     "definition_current": "the live view is the registry's: kind, query and indexes (a "
-    "hand-made change warns, and the refresh that finds it rebuilds the view)",
+    "hand-made change warns, and the refresh that finds it rebuilds the view), and nothing "
+    "outside soleflip-bi is scheduled to refresh it (a pg_cron job warns until retired)",
 }
 DRIFT_CHECK = "definition_current"
 

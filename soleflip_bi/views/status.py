@@ -10,6 +10,7 @@ from psycopg import sql
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.drift import drift
 from soleflip_bi.views.materialize import qualified, read_state, view_columns
+from soleflip_bi.views.pg_cron import outside_refreshes
 from soleflip_bi.views.registry import ViewSpec
 
 
@@ -27,6 +28,8 @@ class ViewStatus:
     definition_up_to_date: bool
     column_count: int
     drift: list[str]  # what differs from the registry (repaired by the next refresh)
+    # refreshes scheduled outside soleflip-bi (pg_cron jobs): drift no refresh repairs
+    scheduled_outside: list[str]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,6 +59,7 @@ def view_status(conn: psycopg.Connection, spec: ViewSpec) -> ViewStatus:
         definition_up_to_date=state.exists and state.definition_hash == spec.definition_hash,
         column_count=len(view_columns(conn, spec.name)),
         drift=drift(conn, spec) if state.exists else [],
+        scheduled_outside=outside_refreshes(conn, spec.name),
     )
 
 
