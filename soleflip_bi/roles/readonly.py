@@ -58,12 +58,29 @@ def grant_readonly(conn: psycopg.Connection, role: str, password: str) -> ReadOn
         revoked = _revoke_private(conn, name)
         schema = sql.Identifier(ANALYTICS_SCHEMA)
         conn.execute(sql.SQL("create schema if not exists {}").format(schema))
+        schema_owner = conn.execute(
+            "select nspowner::regrole::text from pg_namespace where nspname = %s",
+            (ANALYTICS_SCHEMA,),
+        ).fetchone()[0]
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema, name))
         conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(schema, name))
         default_privileges = sql.SQL(
             "alter default privileges for role {} in schema {} grant select on tables to {}"
         )
-        conn.execute(default_privileges.format(sql.Identifier(owner), schema, name))
+        # The views are created by the schema's owner (the refresh role, once it exists)
+        # or, before that, by whoever refreshes now.
+        owners = list(dict.fromkeys([schema_owner.strip('"'), owner]))
+        for creator in owners:
+            try:
+                with conn.transaction():
+                    conn.execute(default_privileges.format(sql.Identifier(creator), schema, name))
+            except psycopg.errors.InsufficientPrivilege:
+                raise ReadOnlyRoleError(
+                    f"{owner} may not set the default privileges of role {creator}, which "
+                    f"owns schema {ANALYTICS_SCHEMA} and creates its views: run this as a "
+                    f"superuser or a member of {creator}"
+                ) from None
+        owner = ", ".join(owners)
         relations = conn.execute(
             "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
             "where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p', 'f')",

@@ -1,0 +1,259 @@
+"""Production as deploy/ ships it: `dagster code-server start`, `dagster-webserver -w
+deploy/workspace.yaml` and `dagster-daemon run` as three separate process groups with
+deploy/dagster.yaml, against Debian's PostgreSQL 15 with SCRAM passwords, the shop database
+owned by its own role, Dagster's storage in a database of its own, and the refresh and
+read-only roles made by the project's commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+import yaml
+
+from soleflip_bi.cli.main import main
+from soleflip_bi.shared import settings
+from soleflip_bi_tests.support.debian_postgres import DebianServer, debian_server
+from soleflip_bi_tests.support.orders import add_sale_orders
+from soleflip_bi_tests.support.processes import start_group, stop_group
+from soleflip_bi_tests.support.shop import stock_shop
+
+BIN = Path(sys.executable).parent
+DEPLOY = settings.PROJECT_ROOT / "deploy"
+LOCATION_QUERY = """
+query {
+  workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus updatedTimestamp
+    locationOrLoadError { __typename ... on PythonError { message } }
+  } } }
+}
+"""
+RUNS_QUERY = """
+query { runsOrError { ... on Runs { results {
+  runId status jobName creationTime startTime tags { key value }
+  eventConnection(afterCursor: null) { events { __typename
+    ... on MessageEvent { message } } }
+} } } }
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Production:
+    """The three processes, each in a process group of its own, as systemd runs them."""
+
+    def __init__(self, home: Path, env: dict[str, str], grpc_port: int) -> None:
+        self.home, self.env, self.grpc_port = home, env, grpc_port
+        self.web_port = _free_port()
+        workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
+        workspace["load_from"][0]["grpc_server"]["port"] = grpc_port
+        self.workspace = home / "workspace.yaml"
+        self.workspace.write_text(yaml.safe_dump(workspace))
+        self.code_server: subprocess.Popen | None = None
+        self.others: list[subprocess.Popen] = []
+        self.retired: list[subprocess.Popen] = []  # stopped code servers: their runs' groups
+
+    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
+        return start_group(
+            argv,
+            cwd=self.home,
+            env=self.env,
+            stdout=(self.home / f"{name}.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_code_server(self) -> None:
+        unit = (DEPLOY / "systemd" / "soleflip-bi-code-server.service").read_text()
+        [command] = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
+        argv = command.removeprefix("ExecStart=").split()
+        argv[0] = str(BIN / "dagster")
+        argv[argv.index("-p") + 1] = str(self.grpc_port)
+        self.code_server = self._start("code-server", argv)
+        _wait_for(self._grpc_listening, 120, "the code server")
+
+    def stop_code_server(self) -> None:
+        """As systemd stops the unit (KillMode=process): SIGTERM to the code server alone.
+        The runs it launched are processes of their own and finish their work."""
+        assert self.code_server is not None
+        self.code_server.terminate()
+        self.code_server.wait(timeout=90)
+        self.retired.append(self.code_server)
+        self.code_server = None
+
+    def start_ui_and_daemon(self) -> None:
+        ws = str(self.workspace)
+        self.others.append(
+            self._start(
+                "webserver",
+                [
+                    str(BIN / "dagster-webserver"),
+                    "-w",
+                    ws,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.web_port),
+                ],
+            )
+        )
+        self.others.append(self._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", ws]))
+        _wait_for(self._answers, 120, "the webserver")
+
+    def stop(self) -> None:
+        for process in [*self.others, self.code_server, *self.retired]:
+            if process is not None:
+                stop_group(process)
+        for log in ("code-server", "webserver", "daemon"):
+            path = self.home / f"{log}.log"
+            if path.exists():
+                print(
+                    f"--- last lines of {log}.log ---",
+                    *path.read_text().splitlines()[-30:],
+                    sep="\n",
+                )
+
+    def graphql(self, query: str) -> dict:
+        response = requests.post(
+            f"http://127.0.0.1:{self.web_port}/graphql", json={"query": query}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def location(self) -> dict:
+        [entry] = self.graphql(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+        return entry
+
+    def _grpc_listening(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("localhost", self.grpc_port)) == 0
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.web_port}/server_info", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[DebianServer, Production, str]]:
+    with debian_server() as server:
+        # The shop as it stands on the day: its data and change capture, owned by its role.
+        stock_shop(server.shop_url, views=False)
+        # The DBA makes the two roles, as the README's production section says.
+        refresh_password, reader_password = (f"{r}-{uuid.uuid4().hex}" for r in ("ref", "read"))
+        monkeypatch.setenv("SOLEFLIP_DATABASE_URL", server.superuser_url)
+        monkeypatch.setenv("SOLEFLIP_REFRESH_PASSWORD", refresh_password)
+        monkeypatch.setenv("SOLEFLIP_READONLY_PASSWORD", reader_password)
+        assert main(["db", "create-refresh-role", "soleflip_refresh"]) == 0
+        assert main(["db", "grant-readonly", "metabase_reader"]) == 0
+        refresh_url = server.url("soleflip_refresh", refresh_password, "soleflip")
+        reader_url = server.url("metabase_reader", reader_password, "soleflip")
+
+        home = settings.PROJECT_ROOT / f".tmp_dagster_home_{uuid.uuid4().hex[:8]}"
+        home.mkdir()
+        shutil.copyfile(DEPLOY / "dagster.yaml", home / "dagster.yaml")
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "SOLEFLIP_DATABASE_URL": refresh_url,
+            "DAGSTER_POSTGRES_URL": server.dagster_url,
+        }
+        for name in ("SOLEFLIP_REFRESH_PASSWORD", "SOLEFLIP_READONLY_PASSWORD"):
+            env.pop(name, None)
+        # The first build, from the command line as the refresh role.
+        built = subprocess.run(
+            [str(BIN / "soleflip-bi"), "views", "refresh", "--all"],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert built.returncode == 0, built.stderr
+        deployment = Production(home, env, _free_port())
+        try:
+            deployment.start_code_server()
+            deployment.start_ui_and_daemon()
+            yield server, deployment, reader_url
+        finally:
+            deployment.stop()
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _sales_in_view(reader_url: str) -> int:
+    with psycopg.connect(reader_url) as conn:
+        return conn.execute(
+            "select coalesce(sum(total_orders), 0) from analytics.metabase_executive_metrics"
+        ).fetchone()[0]
+
+
+def test_production_processes_on_postgresql_15(production) -> None:
+    server, deployment, reader_url = production
+    loaded = deployment.location()
+    assert (loaded["name"], loaded["loadStatus"]) == ("soleflip_bi", "LOADED")
+    assert loaded["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+
+    # An order written by the shop's application reaches the view through the sensor,
+    # read back by the read-only role Metabase uses.
+    before = _sales_in_view(reader_url)
+    add_sale_orders(server.shop_url, 1, gross=250)
+    _wait_for(lambda: _sales_in_view(reader_url) == before + 1, 90, "the order in the view")
+    with psycopg.connect(reader_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute('select count(*) from sales."order"')
+    with psycopg.connect(reader_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("refresh materialized view analytics.metabase_executive_metrics")
+
+    # A release: the code server alone stops and starts again. An order committed
+    # meanwhile is not lost, the daemon picks up and the UI shows the location reloaded.
+    stopped_at = time.time()
+    deployment.stop_code_server()
+    add_sale_orders(server.shop_url, 1, gross=260)
+    _wait_for(
+        lambda: deployment.location()["locationOrLoadError"]["__typename"] == "PythonError",
+        60,
+        "the UI to show the code server unreachable",
+    )
+    deployment.start_code_server()
+    _wait_for(lambda: _sales_in_view(reader_url) == before + 2, 180, "the second order in the view")
+    reloaded = _wait_for(
+        lambda: (
+            (e := deployment.location())["locationOrLoadError"]["__typename"]
+            == "RepositoryLocation"
+            and e
+        ),
+        60,
+        "the UI to show the location loaded again",
+    )
+    assert reloaded["loadStatus"] == "LOADED" and reloaded["updatedTimestamp"] > stopped_at
+    runs = deployment.graphql(RUNS_QUERY)["runsOrError"]["results"]
+    failed = [
+        (r["jobName"], r["status"], [e.get("message") for e in r["eventConnection"]["events"]][-8:])
+        for r in runs
+        if r["status"] not in {"SUCCESS", "QUEUED", "STARTED"}
+    ]
+    assert failed == []
+    assert sum(r["jobName"] == "refresh_on_source_change" for r in runs) >= 2
