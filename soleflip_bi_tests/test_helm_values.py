@@ -1,0 +1,124 @@
+"""deploy/helm/values.yaml is valid for Dagster's Helm chart and says what dagster.yaml says.
+
+Helm validates the chart's values.yaml with the user's file merged onto it (maps merge,
+lists and scalars replace) against values.schema.json; this does the same offline with the
+chart's files in ``contract/helm/`` (SOURCE.txt: from which commit). No cluster is started.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from soleflip_bi.shared import settings
+
+CHART = Path(__file__).parent / "contract" / "helm"
+VALUES = settings.PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
+
+
+def _external_refs(node: Any, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("http"):
+            found.add(ref)
+        for value in node.values():
+            _external_refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _external_refs(value, found)
+    return found
+
+
+def _validator() -> Draft202012Validator:
+    """The chart's schema; its Kubernetes definitions (external URLs) accept anything."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    documents: dict[str, dict] = {}
+    for ref in _external_refs(schema, set()):
+        url, _, fragment = ref.partition("#")
+        node = documents.setdefault(url, {})
+        for part in filter(None, fragment.split("/")):
+            node = node.setdefault(part, {})
+    registry = Registry().with_resources(
+        (url, Resource(contents=doc, specification=DRAFT202012)) for url, doc in documents.items()
+    )
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _coalesce(base: Any, override: Any) -> Any:
+    """Helm's merge of a values file onto the chart's defaults."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return copy.deepcopy(override)
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _coalesce(merged.get(key), value)
+    return merged
+
+
+def _merged(values: dict) -> dict:
+    return _coalesce(yaml.safe_load((CHART / "values.yaml").read_text()), values)
+
+
+def _errors(values: dict) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:120]}"
+        for e in _validator().iter_errors(_merged(values))
+    ]
+
+
+def _ours() -> dict:
+    return yaml.safe_load(VALUES.read_text())
+
+
+def test_the_values_file_is_valid_for_the_chart() -> None:
+    assert _errors(_ours()) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("runLauncher", "config", "k8sRunLauncher", "jobNamespce"), "typo"),
+        (("runLauncher", "type"), "K8sLauncher"),
+        (("dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "maxRuns"), 4),
+    ],
+)
+def test_a_mistake_in_it_is_refused(path: tuple[str, ...], value: object) -> None:
+    values = _ours()
+    node = values
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert _errors(values) != []
+
+
+def test_it_runs_this_location_with_the_instance_settings_of_dagster_yaml() -> None:
+    values = _ours()
+    instance = yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text())
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    args = deployment["codeServerArgs"]
+    assert args[args.index("--module-name") + 1] == "soleflip_bi.definitions"
+    assert args[args.index("--location-name") + 1] == "soleflip_bi"
+    assert values["postgresql"]["enabled"] is False
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    runs = instance["concurrency"]["runs"]
+    assert queue["maxConcurrentRuns"] == runs["max_concurrent_runs"]
+    assert queue["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
+    sensor_retention = values["retention"]["sensor"]["purgeAfterDays"]
+    for kind, days in instance["retention"]["sensor"]["purge_after_days"].items():
+        assert sensor_retention[kind] == days
+
+
+def test_deploy_dagster_yaml_is_the_instance_file() -> None:
+    deploy = yaml.safe_load((settings.PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
+    assert deploy == yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text())
