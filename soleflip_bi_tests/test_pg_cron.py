@@ -114,6 +114,8 @@ def test_plan_apply_a_swap_no_cron_races_and_restore(on_pg15: DebianServer, caps
     assert main(["views", "status", "metabase_executive_metrics"]) == 0
     status = capsys.readouterr().out
     assert "drift: pg_cron job" in status and "'refresh_exec_metrics' (0 * * * *)" in status
+    # a role that is not a superuser sees only its own jobs, and is told so
+    assert "pg_cron is installed and shows role shop_owner only its own jobs" in status
     drift = _drift_check(url, "metabase_executive_metrics")
     assert not drift.passed and drift.severity is dg.AssetCheckSeverity.WARN
     assert any("refresh_exec_metrics" in f for f in drift.metadata["found"].value)

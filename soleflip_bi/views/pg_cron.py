@@ -151,6 +151,22 @@ def plan(conn: psycopg.Connection) -> CronPlan:
     return CronPlan(True, tuple(retire), others)
 
 
+def unseen_jobs_note(conn: psycopg.Connection) -> str | None:
+    """A line for `views status` when pg_cron is installed but this role cannot see the
+    jobs of others (pg_cron shows a role only its own), so a silence proves nothing."""
+    if not pg_cron_installed(conn):
+        return None
+    role, superuser = conn.execute(
+        "select current_user, rolsuper from pg_roles where rolname = current_user"
+    ).fetchone()
+    if superuser:
+        return None
+    return (
+        f"pg_cron is installed and shows role {role} only its own jobs: "
+        "`soleflip-bi migrate pg-cron` as the jobs' owner or a superuser lists the others"
+    )
+
+
 def outside_refreshes(conn: psycopg.Connection, view: str) -> list[str]:
     """One finding per pg_cron job still scheduled to refresh ``view`` that this role can
     see; none when it may not read pg_cron's jobs at all (the refresh role usually may
