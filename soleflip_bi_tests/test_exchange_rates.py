@@ -104,6 +104,20 @@ def test_a_weekend_sale_takes_fridays_rate_and_its_day_is_the_shops(shop: str) -
     assert rejected == ("unknown_currency",)
 
 
+def test_a_sale_without_a_currency_is_rejected_never_taken_as_euros(shop: str) -> None:
+    with psycopg.connect(shop) as conn:
+        order = conn.execute(
+            'insert into sales."order" (id, status, currency_code, gross_sale, sold_at) '
+            "values (gen_random_uuid(), 'completed', null, 99, now()) returning id::text"
+        ).fetchone()[0]
+        conn.commit()
+        refresh_order_facts(conn)
+        assert order not in _facts(conn)
+        assert conn.execute(
+            "select reason from analytics.source_quality_issues where row_id = %s", (order,)
+        ).fetchone() == ("unknown_currency",)
+
+
 def test_correcting_one_days_rate_reconverts_exactly_that_days_sales(
     shop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

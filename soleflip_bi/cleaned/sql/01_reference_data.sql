@@ -36,6 +36,53 @@ create table if not exists analytics.currency_rate (
     primary key (currency, rate_date)
 );
 
+-- The rate of every day, spread from the rates above so that a sale finds its rate with one
+-- equality join (a lookup per order would keep PostgreSQL from pushing filters on orders
+-- through the cleaned views): a row per currency and calendar day from its first rate to its
+-- last, holding the last rate on or before that day; after the last day, the latest rate.
+-- Both are kept by the trigger below, for the currencies a statement changed.
+create table if not exists analytics.currency_rate_day (
+    currency  text not null,
+    day       date not null,
+    rate      numeric not null,
+    rate_date date not null,
+    primary key (currency, day)
+);
+create table if not exists analytics.currency_rate_latest (
+    currency  text primary key,
+    rate      numeric not null,
+    rate_date date not null
+);
+
+create or replace function analytics.spread_rates(currencies text[]) returns void
+language sql security definer set search_path = pg_catalog, pg_temp as $$
+    delete from analytics.currency_rate_day
+    where currencies is null or currency = any(currencies);
+    delete from analytics.currency_rate_latest
+    where currencies is null or currency = any(currencies);
+    insert into analytics.currency_rate_day (currency, day, rate, rate_date)
+    select r.currency, d.day::date, r.rate, r.rate_date
+    from (select currency, rate_date, rate,
+                 lead(rate_date) over (partition by currency order by rate_date) as next_date
+          from analytics.currency_rate
+          where currencies is null or currency = any(currencies)) r
+    cross join lateral generate_series(r.rate_date, coalesce(r.next_date - 1, r.rate_date),
+                                       interval '1 day') as d(day);
+    insert into analytics.currency_rate_latest (currency, rate, rate_date)
+    select distinct on (currency) currency, rate, rate_date from analytics.currency_rate
+    where currencies is null or currency = any(currencies)
+    order by currency, rate_date desc;
+$$;
+revoke all on function analytics.spread_rates(text[]) from public;
+do $$
+begin
+    if not exists (select from analytics.currency_rate_latest)
+       and exists (select from analytics.currency_rate) then
+        perform analytics.spread_rates(null);
+    end if;
+end
+$$;
+
 -- Which rates changed, so the stored facts re-convert only the sales they apply to
 -- (cleaned/facts.py). A statement that changes no rate logs nothing.
 create schema if not exists soleflip_bi;
@@ -68,6 +115,13 @@ begin
              except select currency, rate_date, rate from new_rates)) as moved;
     end if;
     get diagnostics changed = row_count;
+    if tg_op = 'TRUNCATE' then
+        perform analytics.spread_rates(null);
+    elsif changed > 0 then
+        perform analytics.spread_rates(array(
+            select distinct currency from soleflip_bi.changed_rate
+            where xid = pg_current_xact_id()));
+    end if;
     if (changed > 0 or tg_op = 'TRUNCATE') and to_regclass('soleflip_bi.source_change') is not null then
         insert into soleflip_bi.source_change (source, operation) values ('rates', tg_op);
     end if;

@@ -16,8 +16,9 @@ select
     lower(btrim(o.status))                                  as sale_status,
     upper(btrim(o.currency_code))                           as sale_currency,
     (o.sold_at at time zone settings.timezone)::date        as sale_date,
-    case when upper(btrim(o.currency_code)) = 'EUR' then 1.0 else r.rate end as exchange_rate,
-    r.rate_date,
+    case when upper(btrim(o.currency_code)) = 'EUR' then 1.0
+         else coalesce(d.rate, l.rate) end                  as exchange_rate,
+    coalesce(d.rate_date, l.rate_date)                      as rate_date,
     coalesce(os.is_sale, false)                             as is_sale,
     case
         when os.status is null then 'unknown_status'
@@ -26,20 +27,18 @@ select
         when o.sold_at > now() + interval '1 day' then 'future_sold_at'
         when o.gross_sale is null then 'missing_amount'
         when o.gross_sale < 0 or o.platform_fee < 0 or o.shipping_cost < 0 then 'negative_amount'
-        when upper(btrim(o.currency_code)) <> 'EUR' and r.rate is null then 'unknown_currency'
+        when upper(btrim(o.currency_code)) is distinct from 'EUR'
+         and coalesce(d.rate, l.rate) is null then 'unknown_currency'
     end                                                     as reject_reason
 from sales."order" o
 cross join settings
 left join analytics.order_status os on os.status = lower(btrim(o.status))
-left join lateral (
-    -- the gating condition keeps euro orders from probing the index at all
-    select cr.rate, cr.rate_date from analytics.currency_rate cr
-    where upper(btrim(o.currency_code)) <> 'EUR'
-      and cr.currency = upper(btrim(o.currency_code))
-      and cr.rate_date <= (o.sold_at at time zone settings.timezone)::date
-    order by cr.rate_date desc
-    limit 1
-) r on true;
+left join analytics.currency_rate_day d
+       on d.currency = upper(btrim(o.currency_code))
+      and d.day = (o.sold_at at time zone settings.timezone)::date
+left join analytics.currency_rate_latest l
+       on l.currency = upper(btrim(o.currency_code))
+      and l.rate_date < (o.sold_at at time zone settings.timezone)::date;
 
 -- Every order with its dimensions and, for a sale, the stock-derived figures. A defect of
 -- the stock item never removes the sale: it sets stock_flag (shown as a warning in
