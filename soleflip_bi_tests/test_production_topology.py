@@ -98,7 +98,8 @@ class Production:
     def stop_code_server(self) -> None:
         """As systemd stops the unit (KillMode=process): SIGTERM to the code server alone.
         The runs it launched are processes of their own and finish their work."""
-        assert self.code_server is not None
+        if self.code_server is None:
+            raise RuntimeError("the code server is not running")
         self.code_server.terminate()
         self.code_server.wait(timeout=90)
         self.retired.append(self.code_server)
