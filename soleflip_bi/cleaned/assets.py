@@ -16,7 +16,7 @@ from soleflip_bi.cleaned.rates import STALE_AFTER_DAYS, StaleRate, newest_rates,
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
-from soleflip_bi.database.steps import carried_check, retry_if_transient
+from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.shared.catalogue import (
     BRAND,
     CATEGORY,
@@ -102,15 +102,16 @@ RATES_CHECK = dg.AssetCheckSpec(
     specs=CLEANED_SPECS,
     check_specs=[REJECTED_ROWS_CHECK, ACCOUNTING_CHECK, RATES_CHECK],
     can_subset=False,
-    # No pool: every refresh run starts here and waits for the runs created before it
-    # (database/run_order.py), which a slot held while waiting could starve.
+    # In the refresh pool, as every view: a run with any of them is a refresh run, which
+    # the queue starts only while no other is in progress (database/run_order.py).
+    pool=REFRESH_POOL,
 )
 def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     """Bring the cleaned layer up to date: its definitions (when the code changed) and the
     stored order facts (when a source changed). Every refresh run starts with this step,
     once the refresh runs created before it have ended; the views only read what it
     maintains."""
-    wait_for_earlier_refresh_runs(context)
+    wait_for_earlier_refresh_runs(context, postgres.url())
     try:
         with postgres.connect() as conn:
             applied = ensure_cleaned_layer(conn)

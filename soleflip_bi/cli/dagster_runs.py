@@ -23,6 +23,7 @@ from dagster._daemon.auto_run_reexecution.event_log_consumer import (
 
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
+from soleflip_bi.database.run_order import WAIT_LIMIT_SECONDS
 from soleflip_bi.definitions import defs
 from soleflip_bi.instance import prepare_dagster_environment
 from soleflip_bi.sources.observe import observe_all
@@ -31,9 +32,11 @@ from soleflip_bi.views.registry import VIEWS, ViewSpec
 from soleflip_bi.views.runs import refresh_views
 
 
-def run_refresh(specs: list[ViewSpec]) -> int:
+def run_refresh(specs: list[ViewSpec], wait_seconds: float | None = None) -> int:
     """Refresh ``specs`` in one Dagster run; print each view as it finishes."""
-    result = refresh_in_dagster(specs, progress=True)
+    result = refresh_in_dagster(
+        specs, progress=True, wait_seconds=wait_seconds or WAIT_LIMIT_SECONDS
+    )
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     for evaluation in failed:
         print(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
@@ -43,7 +46,10 @@ def run_refresh(specs: list[ViewSpec]) -> int:
 
 
 def refresh_in_dagster(
-    specs: list[ViewSpec], also: dg.AssetSelection | None = None, progress: bool = False
+    specs: list[ViewSpec],
+    also: dg.AssetSelection | None = None,
+    progress: bool = False,
+    wait_seconds: float = WAIT_LIMIT_SECONDS,
 ) -> dg.ExecuteInProcessResult:
     """One run refreshing ``specs``; with ``progress``, each view is printed (mode, rows,
     seconds) as soon as its step has recorded it, while the run goes on."""
@@ -57,15 +63,21 @@ def refresh_in_dagster(
         names = {spec.name for spec in specs}
         with _printing_views(instance, run_id, names if progress else set()):
             result = refresh_views(
-                defs, specs, instance, also=also, run_id=run_id, on_wait=_waiting_for
+                defs,
+                specs,
+                instance,
+                also=also,
+                run_id=run_id,
+                on_wait=_waiting_for,
+                wait_seconds=wait_seconds,
             )
     if not result.success:
         raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
     return result
 
 
-def _waiting_for(run_id: str) -> None:
-    print(f"waiting for refresh run {run_id} to finish (one refresh run at a time)", flush=True)
+def _waiting_for(run: str) -> None:
+    print(f"waiting for refresh run {run} to finish (one refresh run at a time)", flush=True)
 
 
 @contextmanager

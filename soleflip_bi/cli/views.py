@@ -36,6 +36,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     refresh.add_argument(
         "--always-run", action="store_true", help="start a Dagster run even when nothing changed"
     )
+    refresh.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="give up after waiting this long for earlier refresh runs that are still alive "
+        "(default 1200: longer than a refresh's statement timeout); runs whose processes "
+        "died are failed, never waited for",
+    )
     refresh.set_defaults(run=run_refresh)
 
     plan = sub.add_parser(
@@ -161,7 +169,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                 "no Dagster run started (--always-run starts one anyway)"
             )
             return 0
-    return dagster_side().run_refresh(specs)
+    return dagster_side().run_refresh(specs, wait_seconds=args.wait)
 
 
 def run_drop(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext
 
 from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.shared.columns import Column
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
@@ -75,6 +76,7 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
         """Refresh the view from the cleaned layer (maintained by its own step before this
         one) and report every selected check: evaluated on the refreshed view, or carried
         from the last evaluation when nothing the view reads had changed."""
+        wait_for_earlier_refresh_runs(context, postgres.url())
         try:
             with postgres.connect() as conn:
                 result = materialize_view(
