@@ -25,6 +25,7 @@ SCHEDULES = ["refresh_daily_schedule", "refresh_hourly_schedule", "refresh_weekl
 SENSORS = [
     "alerts_sensor",
     "dashboards_automation_sensor",
+    "dead_refresh_runs",
     "metabase_cache_sensor",
     "source_changes_sensor",
 ]

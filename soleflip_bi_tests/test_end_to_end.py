@@ -319,11 +319,48 @@ def _recording_span(deployment: Deployment, run_id: str) -> tuple[float, float]:
 
 REFRESH_RUNS_QUERY = """
 query {
-  runsOrError(filter: {tags: [{key: "soleflip/refresh", value: "views"}]}) {
-    ... on Runs { results { runId status startTime endTime tags { key value } } }
+  runsOrError {
+    ... on Runs { results { runId jobName status startTime endTime tags { key value } } }
   }
 }
 """
+# What the UI's "Materialize" sends for the selected assets (and "Materialize all" for
+# every asset): a run of the implicit asset job, with none of the project's tags.
+LAUNCH_MUTATION = """
+mutation ($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+
+def _materialize_from_the_ui(deployment: Deployment, paths: list[list[str]]) -> str:
+    params = {
+        "selector": {
+            "repositoryLocationName": "soleflip_bi",
+            "repositoryName": "__repository__",
+            "pipelineName": "__ASSET_JOB",
+            "assetSelection": [{"path": path} for path in paths],
+        },
+        "mode": "default",
+        "runConfigData": {},
+        "executionMetadata": {"tags": []},
+    }
+    response = requests.post(
+        f"http://127.0.0.1:{deployment.port}/graphql",
+        json={"query": LAUNCH_MUTATION, "variables": {"params": params}},
+        timeout=60,
+    )
+    response.raise_for_status()
+    launched = response.json()["data"]["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
 UNFINISHED = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 
 
@@ -356,10 +393,11 @@ def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_inter
     demo_deployment: Deployment,
 ) -> None:
     """Bursts of mixed order and stock commits, the hourly job launched through the run
-    queue as its schedule launches it, and `views refresh --all` from the command line, all
-    at once. Afterwards no two refresh runs overlapped, every committed sale is in the
-    view, and every check of every asset has an execution, not skipped, for that asset's
-    latest materialization (what the asset pages show)."""
+    queue as its schedule launches it, two runs launched as the UI's Materialize launches
+    them (the implicit asset job, no tag of ours), and `views refresh --all` from the
+    command line, all at once. Afterwards no two refresh runs overlapped, every committed
+    sale is in the view, and every check of every asset has an execution, not skipped,
+    for that asset's latest materialization (what the asset pages show)."""
     deployment = demo_deployment
     _wait_for(deployment.sensor_cursor, 120, "the sensor's first tick")
     before = _orders_in_view(deployment.url)
@@ -373,6 +411,16 @@ def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_inter
         repository_location_name="soleflip_bi",
         repository_name="__repository__",
         tags={"dagster/schedule_name": "refresh_hourly_schedule"},
+    )
+    ui_view = _materialize_from_the_ui(deployment, [["analytics", "metabase_brand_analytics"]])
+    ui_layer = _materialize_from_the_ui(
+        deployment,
+        [
+            ["analytics", "order_facts"],
+            ["analytics", "stock_facts"],
+            ["analytics", "source_quality_issues"],
+            ["analytics", "metabase_executive_metrics"],
+        ],
     )
     cli = subprocess.run(
         [str(BIN / "soleflip-bi"), "views", "refresh", "--all", "--always-run"],
@@ -395,6 +443,12 @@ def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_inter
 
     def settled() -> list[dict] | None:
         runs = deployment.graphql(REFRESH_RUNS_QUERY)["runsOrError"]["results"]
+        runs = [
+            r
+            for r in runs
+            if r["runId"] in {ui_view, ui_layer}
+            or any(t["key"] == "soleflip/refresh" for t in r["tags"])
+        ]
         return None if any(r["status"] in UNFINISHED for r in runs) else runs
 
     _wait_for(settled, 300, "every refresh run to finish", interval=1)
@@ -404,7 +458,8 @@ def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_inter
     assert client.get_run_status(hourly).value == "SUCCESS"
     assert {r["status"] for r in runs} == {"SUCCESS"}
     triggers = {_trigger(r).split()[0] for r in runs}
-    assert {"source_changes_sensor", "refresh_hourly_schedule", "cli"} <= triggers
+    assert {"source_changes_sensor", "refresh_hourly_schedule", "cli", "other"} <= triggers
+    assert {ui_view, ui_layer} <= {r["runId"] for r in runs}
     # What each run recorded (materializations, check evaluations) spans a stretch of time
     # that no other run's records fall into: no two runs refreshed at once.
     spans = sorted((*_recording_span(deployment, r["runId"]), _trigger(r)) for r in runs)

@@ -6,8 +6,10 @@ read-only roles made by the project's commands."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from soleflip_bi.cli.main import main
 from soleflip_bi.shared import settings
 from soleflip_bi_tests.support.debian_postgres import DebianServer, debian_server
 from soleflip_bi_tests.support.orders import add_sale_orders
-from soleflip_bi_tests.support.processes import start_group, stop_group
+from soleflip_bi_tests.support.processes import descendants, start_group, stop_group
 from soleflip_bi_tests.support.shop import stock_shop
 
 BIN = Path(sys.executable).parent
@@ -103,6 +105,18 @@ class Production:
         self.code_server.terminate()
         self.code_server.wait(timeout=90)
         self.retired.append(self.code_server)
+        self.code_server = None
+
+    def kill_code_server_and_runs(self) -> None:
+        """kill -9 of the code server and every process it started (its runs' workers), as
+        an out-of-memory kill of the service or a crash of the host takes them."""
+        if self.code_server is None:
+            raise RuntimeError("the code server is not running")
+        victims = [p.pid for p in descendants(self.code_server.pid)]
+        for pid in [self.code_server.pid, *victims]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.code_server.wait(timeout=30)
         self.code_server = None
 
     def start_ui_and_daemon(self) -> None:
@@ -212,6 +226,52 @@ def _sales_in_view(reader_url: str) -> int:
         ).fetchone()[0]
 
 
+VIEW_LOCK = "soleflip_bi:metabase_executive_metrics"  # bookkeeping/locks.lock_key
+RUN_STATUS_QUERY = """
+query { runsOrError { ... on Runs { results {
+  runId status jobName
+  eventConnection(afterCursor: null) { events { __typename ... on MessageEvent { message } } }
+} } } }
+"""
+
+
+def _runs(deployment: Production) -> list[dict]:
+    return deployment.graphql(RUN_STATUS_QUERY)["runsOrError"]["results"]
+
+
+def _blocked_on_view_lock(server: DebianServer) -> bool:
+    """Whether a session waits for the advisory lock the test holds (a view step)."""
+    with psycopg.connect(server.shop_url) as conn:
+        return bool(
+            conn.execute(
+                "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+            ).fetchone()[0]
+        )
+
+
+def _holding_view_lock(server: DebianServer) -> psycopg.Connection:
+    conn = psycopg.connect(server.shop_url, autocommit=True)
+    conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (VIEW_LOCK,))
+    return conn
+
+
+def _in_flight_run(server: DebianServer, deployment: Production) -> dict:
+    """The sensor's run, started and blocked inside the view step by the test's lock."""
+    _wait_for(lambda: _blocked_on_view_lock(server), 120, "a run blocked in its view step")
+    [run] = [r for r in _runs(deployment) if r["status"] == "STARTED"]
+    return run
+
+
+def _all_runs_ended(deployment: Production) -> list[dict] | None:
+    runs = _runs(deployment)
+    unfinished = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+    return None if any(r["status"] in unfinished for r in runs) else runs
+
+
+def _messages(run: dict) -> list[str]:
+    return [e.get("message") or "" for e in run["eventConnection"]["events"]]
+
+
 def test_production_processes_on_postgresql_15(production) -> None:
     server, deployment, reader_url = production
     loaded = deployment.location()
@@ -250,11 +310,59 @@ def test_production_processes_on_postgresql_15(production) -> None:
         "the UI to show the location loaded again",
     )
     assert reloaded["loadStatus"] == "LOADED" and reloaded["updatedTimestamp"] > stopped_at
-    runs = deployment.graphql(RUNS_QUERY)["runsOrError"]["results"]
-    failed = [
-        (r["jobName"], r["status"], [e.get("message") for e in r["eventConnection"]["events"]][-8:])
-        for r in runs
-        if r["status"] not in {"SUCCESS", "QUEUED", "STARTED"}
-    ]
+    runs = _wait_for(lambda: _all_runs_ended(deployment), 180, "every run to end")
+    failed = [(r["jobName"], r["status"], _messages(r)[-8:]) for r in runs]
+    failed = [f for f in failed if f[1] != "SUCCESS"]
     assert failed == []
     assert sum(r["jobName"] == "refresh_on_source_change" for r in runs) >= 2
+
+
+def test_a_release_with_a_refresh_run_in_flight(production) -> None:
+    """The code server stops (SIGTERM to it alone, as its unit does) while a run is blocked
+    inside a view step. The run ends, SUCCESS or FAILURE, never STARTED for ever, and the
+    next order arrives."""
+    server, deployment, reader_url = production
+    before = _sales_in_view(reader_url)
+    lock = _holding_view_lock(server)
+    try:
+        add_sale_orders(server.shop_url, 1, gross=270)
+        in_flight = _in_flight_run(server, deployment)
+        deployment.stop_code_server()
+        deployment.start_code_server()
+    finally:
+        lock.close()
+    runs = _wait_for(lambda: _all_runs_ended(deployment), 240, "every run to end")
+    [ended] = [r for r in runs if r["runId"] == in_flight["runId"]]
+    assert ended["status"] in {"SUCCESS", "FAILURE"}, _messages(ended)[-8:]
+    add_sale_orders(server.shop_url, 1, gross=280)
+    _wait_for(lambda: _sales_in_view(reader_url) == before + 2, 180, "both orders in the view")
+
+
+def test_a_run_killed_with_its_code_server_is_failed_and_its_order_arrives(production) -> None:
+    """kill -9 of a run's worker and of the code server that spawned it, while the run is
+    blocked in a view step: nothing is left to report the run. The dead_refresh_runs sensor
+    fails it with a message that says why, within two minutes; the slot is free again, and
+    both its order and the next reach the view."""
+    server, deployment, reader_url = production
+    before = _sales_in_view(reader_url)
+    lock = _holding_view_lock(server)
+    try:
+        add_sale_orders(server.shop_url, 1, gross=290)
+        in_flight = _in_flight_run(server, deployment)
+        deployment.kill_code_server_and_runs()
+        killed_at = time.monotonic()
+        deployment.start_code_server()  # as its unit would (Restart=always)
+    finally:
+        lock.close()
+
+    def failed() -> dict | None:
+        [run] = [r for r in _runs(deployment) if r["runId"] == in_flight["runId"]]
+        return run if run["status"] == "FAILURE" else None
+
+    dead = _wait_for(failed, 150, "the killed run to be failed")
+    assert time.monotonic() - killed_at < 150
+    assert any("The run's process is gone" in m for m in _messages(dead)), _messages(dead)
+    add_sale_orders(server.shop_url, 1, gross=300)
+    _wait_for(lambda: _sales_in_view(reader_url) == before + 2, 180, "both orders in the view")
+    runs = _wait_for(lambda: _all_runs_ended(deployment), 180, "every run to end")
+    assert [r["runId"] for r in runs if r["status"] == "STARTED"] == []
