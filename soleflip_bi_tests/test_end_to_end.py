@@ -484,3 +484,33 @@ def test_the_ui_is_true_after_commits_a_scheduled_run_and_the_command_line_inter
             elif execution["runId"] != latest:
                 wrong.append(f"{name}: evaluated by run {execution['runId']}, not {latest}")
     assert wrong == [], [(_trigger(r), r["status"]) for r in runs]
+
+
+def test_runs_queued_across_a_daemon_restart_run_one_at_a_time_in_order(
+    deployment: Deployment,
+) -> None:
+    """Two refresh runs queued while the daemon is down (a release restarting it) start
+    once it is back, one at a time, in the order they were created."""
+    _wait_for(deployment.sensor_cursor, 120, "the sensor's first tick")
+    client = DagsterGraphQLClient("127.0.0.1", port_number=deployment.port)
+    deployment.stop_daemon()
+    queued = [
+        client.submit_job_execution(
+            job, repository_location_name="soleflip_bi", repository_name="__repository__"
+        )
+        for job in ("refresh_daily", "refresh_hourly")
+    ]
+    time.sleep(3)
+    assert [client.get_run_status(run).value for run in queued] == ["QUEUED", "QUEUED"]
+    deployment.start_daemon()
+    _wait_for(
+        lambda: all(client.get_run_status(run).value == "SUCCESS" for run in queued),
+        300,
+        "both queued runs to succeed",
+        interval=1,
+    )
+    first, second = (_recording_span(deployment, run) for run in queued)
+    assert first[1] < second[0], (
+        f"the later run refreshed from {second[0]} while the earlier one still did until "
+        f"{first[1]}"
+    )
