@@ -33,10 +33,14 @@ test: install
 test-random: install
 	$(BIN)/pytest -m "not slow" $(if $(SEED),--randomly-seed=$(SEED))
 
-## test-each-file: every test file alone, in a pytest of its own (none leans on another)
+## test-each-file: every test file alone, in a pytest of its own on a new embedded server
+## in a new data directory (none leans on another, or on what an earlier file left)
 test-each-file: install
 	@failed=""; for file in soleflip_bi_tests/test_*.py soleflip_bi_tests/unit/test_*.py; do \
-	  $(BIN)/pytest -q -m "not slow" -p no:randomly "$$file" >/dev/null 2>&1; status=$$?; \
+	  dir=$$(mktemp -d /tmp/soleflip-each-file.XXXXXX); \
+	  SOLEFLIP_EMBEDDED_DIR=$$dir $(BIN)/pytest -q -m "not slow" -p no:randomly "$$file" \
+	    >/dev/null 2>&1; status=$$?; \
+	  SOLEFLIP_EMBEDDED_DIR=$$dir $(BIN)/soleflip-bi db stop >/dev/null 2>&1; rm -rf "$$dir"; \
 	  if [ $$status = 0 ] || [ $$status = 5 ]; then echo "ok      $$file"; \
 	  else echo "FAILED  $$file"; failed="$$failed $$file"; fi; \
 	done; [ -z "$$failed" ] || { echo "failed alone:$$failed"; exit 1; }
