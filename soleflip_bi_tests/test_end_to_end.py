@@ -511,6 +511,5 @@ def test_runs_queued_across_a_daemon_restart_run_one_at_a_time_in_order(
     )
     first, second = (_recording_span(deployment, run) for run in queued)
     assert first[1] < second[0], (
-        f"the later run refreshed from {second[0]} while the earlier one still did until "
-        f"{first[1]}"
+        f"the later run refreshed from {second[0]} while the earlier one still did until {first[1]}"
     )

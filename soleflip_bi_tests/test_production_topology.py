@@ -68,11 +68,12 @@ def _wait_for(predicate, timeout: float, what: str):
 class Production:
     """The three processes, each in a process group of its own, as systemd runs them."""
 
-    def __init__(self, home: Path, env: dict[str, str], grpc_port: int) -> None:
-        self.home, self.env, self.grpc_port = home, env, grpc_port
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home, self.env = home, env
         self.web_port = _free_port()
         workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
-        workspace["load_from"][0]["grpc_server"]["port"] = grpc_port
+        self.socket = home / "code-server.sock"
+        workspace["load_from"][0]["grpc_server"]["socket"] = str(self.socket)
         self.workspace = home / "workspace.yaml"
         self.workspace.write_text(yaml.safe_dump(workspace))
         self.code_server: subprocess.Popen | None = None
@@ -93,7 +94,8 @@ class Production:
         [command] = [line for line in unit.splitlines() if line.startswith("ExecStart=")]
         argv = command.removeprefix("ExecStart=").split()
         argv[0] = str(BIN / "dagster")
-        argv[argv.index("-p") + 1] = str(self.grpc_port)
+        argv[argv.index("-s") + 1] = str(self.socket)
+        self.socket.unlink(missing_ok=True)  # systemd removes the runtime directory on stop
         self.code_server = self._start("code-server", argv)
         _wait_for(self._grpc_listening, 120, "the code server")
 
@@ -163,8 +165,8 @@ class Production:
         return entry
 
     def _grpc_listening(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("localhost", self.grpc_port)) == 0
+        with socket.socket(socket.AF_UNIX) as probe:
+            return probe.connect_ex(str(self.socket)) == 0
 
     def _answers(self) -> bool:
         try:
@@ -209,7 +211,7 @@ def production(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[DebianServer, 
             timeout=600,
         )
         assert built.returncode == 0, built.stderr
-        deployment = Production(home, env, _free_port())
+        deployment = Production(home, env)
         try:
             deployment.start_code_server()
             deployment.start_ui_and_daemon()
