@@ -15,7 +15,7 @@ from soleflip_bi.cleaned.layer import (
 from soleflip_bi.cleaned.rates import STALE_AFTER_DAYS, StaleRate, newest_rates, stale_rates
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
+from soleflip_bi.database.run_order import refresh_step
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.shared.catalogue import (
     BRAND,
@@ -111,29 +111,29 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     stored order facts (when a source changed). Every refresh run starts with this step,
     once the refresh runs created before it have ended; the views only read what it
     maintains."""
-    wait_for_earlier_refresh_runs(context, postgres.url())
-    try:
-        with postgres.connect() as conn:
-            applied = ensure_cleaned_layer(conn)
-            recount = context.run.tags.get(TIER_TAG) == FULL_RECOUNT_TIER
-            facts = refresh_order_facts(conn, recount=recount)
-            stored = stored_accounting(conn)
-            because = None
-            if facts.mode is FactsMode.SKIPPED and not applied:
-                because = "no source changed since that evaluation"
-            elif SENSOR_TAG in context.run.tags and not applied:
-                # Reading every source row for the report costs seconds at a million
-                # orders; the scheduled runs (hourly) and `views refresh` take it.
-                because = "a sensor run refreshes the views; the scheduled runs report this"
-            rejected = because and carried_check(context, REJECTED_ROWS_CHECK.key, because)
-            rejected = rejected or rejected_rows_result(conn)
-            unchanged = facts.mode is FactsMode.SKIPPED and not applied
-            rates = unchanged and carried_check(context, RATES_CHECK.key, because or "")
-            rates = rates or rates_result(stale_rates(conn), newest_rates(conn))
-            conn.rollback()
-    except psycopg.Error as error:
-        retry_if_transient(context, error)
-        raise
+    with refresh_step(context, postgres.url()):
+        try:
+            with postgres.connect() as conn:
+                applied = ensure_cleaned_layer(conn)
+                recount = context.run.tags.get(TIER_TAG) == FULL_RECOUNT_TIER
+                facts = refresh_order_facts(conn, recount=recount)
+                stored = stored_accounting(conn)
+                because = None
+                if facts.mode is FactsMode.SKIPPED and not applied:
+                    because = "no source changed since that evaluation"
+                elif SENSOR_TAG in context.run.tags and not applied:
+                    # Reading every source row for the report costs seconds at a million
+                    # orders; the scheduled runs (hourly) and `views refresh` take it.
+                    because = "a sensor run refreshes the views; the scheduled runs report this"
+                rejected = because and carried_check(context, REJECTED_ROWS_CHECK.key, because)
+                rejected = rejected or rejected_rows_result(conn)
+                unchanged = facts.mode is FactsMode.SKIPPED and not applied
+                rates = unchanged and carried_check(context, RATES_CHECK.key, because or "")
+                rates = rates or rates_result(stale_rates(conn), newest_rates(conn))
+                conn.rollback()
+        except psycopg.Error as error:
+            retry_if_transient(context, error)
+            raise
     context.log.info(
         f"facts: {facts.mode.value}, orders {facts.rows_deleted} removed / "
         f"{facts.rows_inserted} stored, stock {facts.stock_rows_deleted} removed / "

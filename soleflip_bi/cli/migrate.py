@@ -59,7 +59,9 @@ def run_pg_cron(args: argparse.Namespace) -> int:
             f"retired {len(found.retire)} job(s), recorded in soleflip_bi.retired_cron_job "
             "(`--restore` schedules them again)"
         )
-    return run_refresh(argparse.Namespace(all=True, tier=None, name=None, always_run=True))
+    return run_refresh(
+        argparse.Namespace(all=True, tier=None, name=None, always_run=True, wait=None)
+    )
 
 
 def _restore(conn) -> int:

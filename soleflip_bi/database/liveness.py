@@ -1,11 +1,11 @@
 """A run's process is alive exactly while the shop database says so.
 
-Every process that executes a step of a Dagster run (the run worker of an in-process run,
-each step process of a multiprocess one, `views refresh` itself) holds a session-level
-advisory lock named for its run, in shared mode, from the moment its resources are set
-up until they are torn down (``database/resource.py``). PostgreSQL releases a session's
-locks when the session ends, and the session ends when the process does: a ``kill -9``,
-an out-of-memory kill, a crashed code server taking its workers along. No heartbeat and
+The process that executes a refresh step of a Dagster run (the run worker, or `views
+refresh` itself) holds a session-level advisory lock named for its run, in shared mode,
+for the whole step, its wait for earlier runs included (``run_order.refresh_step``).
+PostgreSQL releases a session's locks when the session ends, and the session ends when
+the process does: a ``kill -9``, an out-of-memory kill, a crashed code server taking its
+workers along. No heartbeat and
 no tag can say that, because nothing is left to update them.
 
 The sessions of a run are told to notice a vanished client quickly:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 import psycopg
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from soleflip_bi.database.connection import resolve_database_url
-from soleflip_bi.database.liveness import CLIENT_KEEPALIVES, SESSION_OPTIONS, hold_liveness
+from soleflip_bi.database.liveness import CLIENT_KEEPALIVES, SESSION_OPTIONS
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -20,10 +19,6 @@ class PostgresResource(dg.ConfigurableResource):
     ``database_url`` is normally left unset: the URL is then read from
     ``SOLEFLIP_DATABASE_URL`` when a connection is opened (so definitions load with no
     secret present), or the embedded server is used when that is unset too.
-
-    Set up for a run's step, it holds the run's liveness lock for as long as the process
-    executes steps (``database/liveness.py``): that is how a waiting run, and the sensor
-    that fails dead runs, tell a live run from one whose process died.
     """
 
     database_url: str | None = Field(
@@ -37,21 +32,6 @@ class PostgresResource(dg.ConfigurableResource):
         description="lock_timeout of refresh sessions: give up rather than queue forever "
         "behind a long reader",
     )
-    _liveness: psycopg.Connection | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Only a run has a liveness to show (a sensor's or a schedule's use has no run). A
-        # database that cannot be reached is left to the step, which says so in its words.
-        run = context.run
-        if run is None:
-            return
-        with contextlib.suppress(psycopg.Error, ValueError):
-            self._liveness = hold_liveness(self.url(), run.run_id)
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._liveness is not None:
-            self._liveness.close()
-            self._liveness = None
 
     def url(self) -> str:
         return resolve_database_url(self.database_url)

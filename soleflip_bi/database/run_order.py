@@ -40,14 +40,15 @@ that changed, and the next run shows each check on its latest materialization ag
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import psycopg
 from dagster._core.events import JobFailureData, RunFailureReason
 
-from soleflip_bi.database.liveness import processes_alive
+from soleflip_bi.database.liveness import hold_liveness, processes_alive
 from soleflip_bi.database.steps import REFRESH_POOL
 from soleflip_bi.shared.tags import REFRESH_RUN_TAG
 
@@ -63,8 +64,9 @@ JUDGED_STATUSES = {dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED}
 POLL_SECONDS = 0.25
 # A daemon heartbeats every 30 s; without a live one, nothing will ever start a queued run.
 DAEMON_ALIVE_SECONDS = 60.0
-# A run whose processes hold no liveness lock is alive only between two steps of a
-# multiprocess run, or while its worker starts; both record events every few seconds.
+# A live run holds no liveness lock only while its worker starts, between two steps, or
+# in a step that is not a refresh (dashboards); all of these record events every few
+# seconds.
 # Longer than that, and short enough that a dead run is failed within two minutes of its
 # death (this, plus a sweep, plus the 5 s a blocked backend takes to notice).
 DEAD_AFTER_SECONDS = 60.0
@@ -211,3 +213,20 @@ def wait_for_earlier_refresh_runs(context: dg.AssetExecutionContext, url: str) -
             f"waiting for refresh run {run}, created before this one, to finish"
         ),
     )
+
+
+@contextlib.contextmanager
+def refresh_step(context: dg.AssetExecutionContext, url: str) -> Iterator[None]:
+    """The frame of every refresh step: the run's liveness lock is held for the whole step
+    (its wait included, during which the run records nothing), and the step's work begins
+    once the refresh runs in progress created before this one have ended. A database that
+    cannot be reached is left to the step, which says so in its own words."""
+    liveness = None
+    with contextlib.suppress(psycopg.Error):
+        liveness = hold_liveness(url, context.run.run_id)
+    try:
+        wait_for_earlier_refresh_runs(context, url)
+        yield
+    finally:
+        if liveness is not None:
+            liveness.close()

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext
 
 from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.database.run_order import wait_for_earlier_refresh_runs
+from soleflip_bi.database.run_order import refresh_step
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
 from soleflip_bi.shared.columns import Column
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
@@ -76,24 +76,24 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
         """Refresh the view from the cleaned layer (maintained by its own step before this
         one) and report every selected check: evaluated on the refreshed view, or carried
         from the last evaluation when nothing the view reads had changed."""
-        wait_for_earlier_refresh_runs(context, postgres.url())
-        try:
-            with postgres.connect() as conn:
-                result = materialize_view(
-                    conn,
-                    spec,
-                    inspect=lambda c: run_checks(c, spec, key, _column_names(c, spec)),
-                )
-                checks = list(result.inspection or [])
-                selected = context.selected_asset_check_keys
-                if result.mode is RefreshMode.SKIPPED:
-                    checks = _carried_or_evaluated(context, conn, spec, key, selected)
-                repaired = bool(result.drift) and result.mode is RefreshMode.REBUILD
-                outside = tuple(outside_refreshes(conn, spec.name))
-                checks.append(drift_check(key, result.drift + outside, repaired))
-        except psycopg.Error as error:
-            retry_if_transient(context, error)
-            raise
+        with refresh_step(context, postgres.url()):
+            try:
+                with postgres.connect() as conn:
+                    result = materialize_view(
+                        conn,
+                        spec,
+                        inspect=lambda c: run_checks(c, spec, key, _column_names(c, spec)),
+                    )
+                    checks = list(result.inspection or [])
+                    selected = context.selected_asset_check_keys
+                    if result.mode is RefreshMode.SKIPPED:
+                        checks = _carried_or_evaluated(context, conn, spec, key, selected)
+                    repaired = bool(result.drift) and result.mode is RefreshMode.REBUILD
+                    outside = tuple(outside_refreshes(conn, spec.name))
+                    checks.append(drift_check(key, result.drift + outside, repaired))
+            except psycopg.Error as error:
+                retry_if_transient(context, error)
+                raise
         context.log.info(
             f"{spec.name}: {result.mode.value} refresh, {result.row_count} rows, "
             f"{result.seconds:.2f} s"
