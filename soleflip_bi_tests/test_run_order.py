@@ -22,6 +22,7 @@ from dagster._daemon.types import DaemonHeartbeat
 
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.database import run_order
+from soleflip_bi.database.errors import RefreshWaitError
 from soleflip_bi.database.liveness import hold_liveness
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.definitions import defs
@@ -53,7 +54,7 @@ def _waiter(instance: dg.DagsterInstance, url: str) -> tuple[threading.Thread, l
     def wait() -> None:
         try:
             run_order.wait_for_refresh_runs(instance, url, named.append)
-        except run_order.RefreshWaitError as error:
+        except RefreshWaitError as error:
             raised.append(error)
 
     waiter = threading.Thread(target=wait, daemon=True)
@@ -113,7 +114,7 @@ def test_the_wait_for_a_live_run_is_bounded(instance, url, monkeypatch) -> None:
     process = hold_liveness(url, started)
     monkeypatch.setattr(run_order, "WAIT_LIMIT_SECONDS", 1.0)
     try:
-        with pytest.raises(run_order.RefreshWaitError, match=f"gave up after . s .* {started}"):
+        with pytest.raises(RefreshWaitError, match=f"gave up after . s .* {started}"):
             run_order.wait_for_refresh_runs(instance, url, limit_seconds=1.0)
     finally:
         process.close()

@@ -21,7 +21,7 @@ from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.versions import UnsupportedMetabase
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
-from soleflip_bi.database.run_order import RefreshWaitError
+from soleflip_bi.database.errors import RefreshWaitError
 from soleflip_bi.sources.demo import DemoLoadRefused
 from soleflip_bi.views.errors import RefreshFailed
 from soleflip_bi.views.pg_cron import PgCronError

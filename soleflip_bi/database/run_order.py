@@ -48,6 +48,7 @@ import dagster as dg
 import psycopg
 from dagster._core.events import JobFailureData, RunFailureReason
 
+from soleflip_bi.database.errors import RefreshWaitError
 from soleflip_bi.database.liveness import hold_liveness, processes_alive
 from soleflip_bi.database.steps import REFRESH_POOL
 from soleflip_bi.shared.tags import REFRESH_RUN_TAG
@@ -74,10 +75,6 @@ SWEEP_SECONDS = 15.0
 # How long `views refresh` waits for live runs before it gives up (its own flag can
 # change it): a refresh's statements time out after 15 minutes.
 WAIT_LIMIT_SECONDS = 20 * 60.0
-
-
-class RefreshWaitError(RuntimeError):
-    """`views refresh` cannot start its run now; the message says why, in one sentence."""
 
 
 def is_refresh_run(run: dg.DagsterRun) -> bool:
