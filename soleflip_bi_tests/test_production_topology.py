@@ -26,6 +26,7 @@ import yaml
 from soleflip_bi.cli.main import main
 from soleflip_bi.shared import settings
 from soleflip_bi_tests.support.debian_postgres import DebianServer, debian_server
+from soleflip_bi_tests.support.figures import report
 from soleflip_bi_tests.support.orders import add_sale_orders
 from soleflip_bi_tests.support.processes import descendants, start_group, stop_group
 from soleflip_bi_tests.support.shop import stock_shop
@@ -319,7 +320,7 @@ def test_production_processes_on_postgresql_15(production) -> None:
     assert sum(r["jobName"] == "refresh_on_source_change" for r in runs) >= 2
 
 
-def test_a_release_with_a_refresh_run_in_flight(production) -> None:
+def test_a_release_with_a_refresh_run_in_flight(production, capsys) -> None:
     """The code server stops (SIGTERM to it alone, as its unit does) while a run is blocked
     inside a view step. The run ends, SUCCESS or FAILURE, never STARTED for ever, and the
     next order arrives."""
@@ -338,9 +339,18 @@ def test_a_release_with_a_refresh_run_in_flight(production) -> None:
     assert ended["status"] in {"SUCCESS", "FAILURE"}, _messages(ended)[-8:]
     add_sale_orders(server.shop_url, 1, gross=280)
     _wait_for(lambda: _sales_in_view(reader_url) == before + 2, 180, "both orders in the view")
+    report(
+        capsys,
+        "release_with_run_in_flight",
+        in_flight_status=ended["status"],
+        runs=len(runs),
+        orders_in_view=_sales_in_view(reader_url) - before,
+    )
 
 
-def test_a_run_killed_with_its_code_server_is_failed_and_its_order_arrives(production) -> None:
+def test_a_run_killed_with_its_code_server_is_failed_and_its_order_arrives(
+    production, capsys
+) -> None:
     """kill -9 of a run's worker and of the code server that spawned it, while the run is
     blocked in a view step: nothing is left to report the run. The dead_refresh_runs sensor
     fails it with a message that says why, within two minutes; the slot is free again, and
@@ -362,9 +372,18 @@ def test_a_run_killed_with_its_code_server_is_failed_and_its_order_arrives(produ
         return run if run["status"] == "FAILURE" else None
 
     dead = _wait_for(failed, 150, "the killed run to be failed")
-    assert time.monotonic() - killed_at < 150
+    failed_after = time.monotonic() - killed_at
+    assert failed_after < 150
     assert any("The run's process is gone" in m for m in _messages(dead)), _messages(dead)
     add_sale_orders(server.shop_url, 1, gross=300)
     _wait_for(lambda: _sales_in_view(reader_url) == before + 2, 180, "both orders in the view")
+    arrived_after = time.monotonic() - killed_at
     runs = _wait_for(lambda: _all_runs_ended(deployment), 180, "every run to end")
     assert [r["runId"] for r in runs if r["status"] == "STARTED"] == []
+    report(
+        capsys,
+        "run_killed_with_its_code_server",
+        seconds_kill_to_failure=round(failed_after, 1),
+        seconds_kill_to_both_orders=round(arrived_after, 1),
+        runs_by_status={s: sum(r["status"] == s for r in runs) for s in {"SUCCESS", "FAILURE"}},
+    )

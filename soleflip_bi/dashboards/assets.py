@@ -16,6 +16,7 @@ from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.render import check_cards
 from soleflip_bi.dashboards.templates import DASHBOARDS, templates_hash, views_read
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.database.run_order import run_alive
 from soleflip_bi.views.assets import view_asset_key
 
 METABASE_DASHBOARDS_KEY = dg.AssetKey(["metabase", "dashboards"])
@@ -50,7 +51,8 @@ def metabase_dashboards(
         return dg.MaterializeResult(
             metadata={"mode": "exported", "path": dg.MetadataValue.path(str(directory)), **common}
         )
-    report = push_dashboards(MetabaseConfig.from_env(), postgres.url())
+    with run_alive(context, postgres.url()):  # many requests, each up to its timeout
+        report = push_dashboards(MetabaseConfig.from_env(), postgres.url())
     counts = report.progress.counts()
     for line in report.progress.changes():
         context.log.info(line)

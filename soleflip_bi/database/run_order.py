@@ -213,17 +213,25 @@ def wait_for_earlier_refresh_runs(context: dg.AssetExecutionContext, url: str) -
 
 
 @contextlib.contextmanager
-def refresh_step(context: dg.AssetExecutionContext, url: str) -> Iterator[None]:
-    """The frame of every refresh step: the run's liveness lock is held for the whole step
-    (its wait included, during which the run records nothing), and the step's work begins
-    once the refresh runs in progress created before this one have ended. A database that
-    cannot be reached is left to the step, which says so in its own words."""
+def run_alive(context: dg.AssetExecutionContext, url: str) -> Iterator[None]:
+    """Hold the run's liveness lock for the duration: for a step that may record nothing
+    for a while. A database that cannot be reached is left to the step, which says so in
+    its own words."""
     liveness = None
     with contextlib.suppress(psycopg.Error):
         liveness = hold_liveness(url, context.run.run_id)
     try:
-        wait_for_earlier_refresh_runs(context, url)
         yield
     finally:
         if liveness is not None:
             liveness.close()
+
+
+@contextlib.contextmanager
+def refresh_step(context: dg.AssetExecutionContext, url: str) -> Iterator[None]:
+    """The frame of every refresh step: the run is alive for the whole step (its wait
+    included, during which the run records nothing), and the step's work begins once the
+    refresh runs in progress created before this one have ended."""
+    with run_alive(context, url):
+        wait_for_earlier_refresh_runs(context, url)
+        yield
