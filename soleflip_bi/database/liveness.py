@@ -74,7 +74,7 @@ def hold_liveness(url: str, run_id: str) -> psycopg.Connection:
 
 
 def processes_alive(conn: psycopg.Connection, run_ids: list[str]) -> set[str]:
-    """Those of ``run_ids`` whose liveness lock some session holds, read from ``pg_locks``
+    """Those of ``run_ids`` whose liveness lock a session holds, read from ``pg_locks``
     (visible to every role, and taking no lock itself)."""
     if not run_ids:
         return set()
