@@ -46,9 +46,11 @@ def run_pg_cron(args: argparse.Namespace) -> int:
         for job, targets in found.retire:
             print(f"{job.label} as {job.username}: refreshes {', '.join(targets)}")
             print(f"  {' '.join(job.command.split())}")
+        for job in found.others:
+            print(f"left alone: {job.label} as {job.username}")
         print(
             f"{len(found.retire)} pg_cron job(s) refresh views soleflip-bi refreshes; "
-            f"{found.others} other job(s) left alone"
+            f"{len(found.others)} other job(s) left alone"
         )
         if not args.apply:
             if found.pending:

@@ -10,10 +10,14 @@ command
   schema-qualified by ``analytics`` or not, quoted or not, in any case where unquoted
   (PostgreSQL folds unquoted names to lower case; a quoted name must match exactly), or
 * calls one of the old system's refresh functions: a function whose name starts with
-  ``refresh_`` and contains ``view`` (``refresh_views('hourly')``,
+  ``refresh_`` and has ``view`` or ``views`` as one of its words (``refresh_views('hourly')``,
   ``analytics.refresh_all_views()``), in any schema.
 
-Other jobs are left alone and only counted. Retiring records each job in
+Names are matched as whole identifiers, and comments are ignored: ``refresh_preview_
+thumbnails()``, ``shop.refresh_review_scores()``, ``refresh_overview_cache()``,
+``audit.log_refresh_views_done()`` and a refresh that appears only in a comment are not
+refreshes of ours. Quoted text is still searched: a ``DO`` block or an ``EXECUTE`` runs it.
+Other jobs are left alone and listed by name. Retiring records each job in
 ``soleflip_bi.retired_cron_job`` before ``cron.unschedule``, in one transaction, so
 ``--restore`` can schedule exactly those jobs again.
 """
@@ -36,8 +40,12 @@ REFRESH = re.compile(
     re.IGNORECASE,
 )
 OLD_FUNCTION = re.compile(
-    rf"(?:{_NAME}\s*\.\s*)?\"?(refresh_[A-Za-z0-9_]*view[A-Za-z0-9_]*)\"?\s*\(", re.IGNORECASE
+    rf"(?<![A-Za-z0-9_$])(?:{_NAME}\s*\.\s*)?\"?(refresh_[A-Za-z0-9_$]*)\"?\s*\(", re.IGNORECASE
 )
+OLD_FUNCTION_WORDS = frozenset({"view", "views"})
+# What a command's text may hold besides code: quoted text (kept, a comment marker inside
+# it is no comment), and comments (dropped). PostgreSQL's block comments nest.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|(\$[A-Za-z_0-9]*\$).*?\1", re.DOTALL)
 
 RECORD_TABLE = """
 create schema if not exists soleflip_bi;
@@ -79,7 +87,7 @@ class CronJob:
 class CronPlan:
     installed: bool
     retire: tuple[tuple[CronJob, tuple[str, ...]], ...] = ()  # each job and what it refreshes
-    others: int = 0  # jobs left alone
+    others: tuple[CronJob, ...] = ()  # jobs left alone
 
     @property
     def pending(self) -> bool:
@@ -92,17 +100,50 @@ def _identifier(token: str) -> str:
     return token.lower()
 
 
+def without_comments(command: str) -> str:
+    """``command`` with its ``--`` and (nested) ``/* */`` comments replaced by a space;
+    quoted strings, quoted identifiers and dollar-quoted bodies are kept as they are."""
+    out: list[str] = []
+    i, n = 0, len(command)
+    while i < n:
+        if command.startswith("--", i):
+            end = command.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif command.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if command.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif command.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            out.append(" ")
+        elif (quoted := _QUOTED.match(command, i)) is not None:
+            out.append(quoted.group(0))
+            i = quoted.end()
+        else:
+            out.append(command[i])
+            i += 1
+    return "".join(out)
+
+
 def refreshed_by(command: str) -> tuple[str, ...]:
     """The managed views ``command`` refreshes, or ``("old refresh function name()",)``
     entries for the old system's refresh functions it calls; empty when neither."""
     found: list[str] = []
+    command = without_comments(command)
     for match in REFRESH.finditer(command):
         first, second = _identifier(match.group(1)), match.group(2)
         schema, name = (first, _identifier(second)) if second else (None, first)
         if schema in (None, SCHEMA) and name in MANAGED and name not in found:
             found.append(name)
     for match in OLD_FUNCTION.finditer(command):
-        call = f"{match.group(1).lower()}()"
+        name = match.group(1).lower()
+        if not OLD_FUNCTION_WORDS & set(name.split("_")):
+            continue
+        call = f"{name}()"
         if call not in found:
             found.append(call)
     return tuple(found)
@@ -141,14 +182,14 @@ def plan(conn: psycopg.Connection) -> CronPlan:
     """Which jobs `migrate pg-cron --apply` would retire (read only)."""
     if not pg_cron_installed(conn):
         return CronPlan(installed=False)
-    retire, others = [], 0
+    retire, others = [], []
     for job in cron_jobs(conn):
         targets = refreshed_by(job.command)
         if targets:
             retire.append((job, targets))
         else:
-            others += 1
-    return CronPlan(True, tuple(retire), others)
+            others.append(job)
+    return CronPlan(True, tuple(retire), tuple(others))
 
 
 def unseen_jobs_note(conn: psycopg.Connection) -> str | None:
