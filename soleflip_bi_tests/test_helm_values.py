@@ -89,7 +89,7 @@ def test_the_values_file_is_valid_for_the_chart() -> None:
     [
         (("runLauncher", "config", "k8sRunLauncher", "jobNamespce"), "typo"),
         (("runLauncher", "type"), "K8sLauncher"),
-        (("dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator", "maxRuns"), 4),
+        (("concurrency", "runs", "maxRuns"), 4),
     ],
 )
 def test_a_mistake_in_it_is_refused(path: tuple[str, ...], value: object) -> None:
@@ -110,10 +110,26 @@ def test_it_runs_this_location_with_the_instance_settings_of_dagster_yaml() -> N
     assert args[args.index("--location-name") + 1] == "soleflip_bi"
     assert values["postgresql"]["enabled"] is False
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
-    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    coordinator = values["dagsterDaemon"]["runCoordinator"]["config"]["customRunCoordinator"]
+    assert (coordinator["module"], coordinator["class"], coordinator["config"]) == (
+        instance["run_coordinator"]["module"],
+        instance["run_coordinator"]["class"],
+        instance["run_coordinator"]["config"],
+    )
+    concurrency = values["concurrency"]
+    assert concurrency["enabled"] is True
     runs = instance["concurrency"]["runs"]
-    assert queue["maxConcurrentRuns"] == runs["max_concurrent_runs"]
-    assert queue["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
+    assert concurrency["runs"]["maxConcurrentRuns"] == runs["max_concurrent_runs"]
+    assert concurrency["runs"]["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
+    pools = instance["concurrency"]["pools"]
+    assert concurrency["pools"] == {
+        "defaultLimit": pools["default_limit"],
+        "granularity": pools["granularity"],
+    }
+    monitoring = values["dagsterDaemon"]["runMonitoring"]
+    for key, value in instance["run_monitoring"].items():
+        camel = key.split("_")[0] + "".join(w.title() for w in key.split("_")[1:])
+        assert monitoring[camel] == value, key
     sensor_retention = values["retention"]["sensor"]["purgeAfterDays"]
     for kind, days in instance["retention"]["sensor"]["purge_after_days"].items():
         assert sensor_retention[kind] == days
