@@ -144,8 +144,23 @@ def _stop_group(child: subprocess.Popen) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a process of the group still runs. Zombies do not count: ``killpg(pgid, 0)``
+    succeeds on them, and an init that reaps orphans slowly (a container's) would keep the
+    group "alive" until the SIGKILL step timed out."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():  # no procfs: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
