@@ -59,3 +59,15 @@ def test_a_refresh_with_nothing_changed_starts_no_run_and_a_change_starts_one(
     assert main(["views", "refresh", "--all", "--always-run"]) == 0
     assert len(instance.get_run_records()) == 3
     assert "skipped" in capsys.readouterr().out
+
+
+def test_migrate_pg_cron_on_a_server_without_pg_cron_is_one_line(
+    scratch_database_url: str, use_database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The embedded server loads no pg_cron, so no job can run: nothing to retire, exit 0."""
+    use_database(scratch_database_url)
+    assert main(["migrate", "pg-cron"]) == 0
+    assert capsys.readouterr().out == (
+        "pg_cron is not loaded by this server (it has no cron.database_name): nothing to "
+        "retire\n"
+    )

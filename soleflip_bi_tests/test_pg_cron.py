@@ -115,7 +115,7 @@ def test_plan_apply_a_swap_no_cron_races_and_restore(on_pg15: DebianServer, caps
     status = capsys.readouterr().out
     assert "drift: pg_cron job" in status and "'refresh_exec_metrics' (0 * * * *)" in status
     # a role that is not a superuser sees only its own jobs, and is told so
-    assert "pg_cron is installed and shows role shop_owner only its own jobs" in status
+    assert "pg_cron is loaded and shows role shop_owner only its own jobs" in status
     drift = _drift_check(url, "metabase_executive_metrics")
     assert not drift.passed and drift.severity is dg.AssetCheckSeverity.WARN
     assert any("refresh_exec_metrics" in f for f in drift.metadata["found"].value)
@@ -125,10 +125,10 @@ def test_plan_apply_a_swap_no_cron_races_and_restore(on_pg15: DebianServer, caps
     out = capsys.readouterr().out
     assert "retired 4 job(s)" in out and "succeeded" in out
     with psycopg.connect(url) as conn:
-        assert [j.jobname for j in cron_jobs(conn)] == ["vacuum_orders"]
+        assert [j.jobname for j in cron_jobs(conn, "soleflip")] == ["vacuum_orders"]
         recorded = conn.execute(
             "select jobname, schedule, command, database, username from "
-            "soleflip_bi.retired_cron_job order by jobname"
+            "soleflip_bi_migration.retired_cron_job order by jobname"
         ).fetchall()
         # a swap: the view drifted (marker removed), so its next refresh rebuilds it
         conn.execute("comment on materialized view analytics.metabase_brand_analytics is null")
@@ -146,11 +146,19 @@ def test_plan_apply_a_swap_no_cron_races_and_restore(on_pg15: DebianServer, caps
     assert main(["migrate", "pg-cron"]) == 0
     assert "0 pg_cron job(s)" in capsys.readouterr().out
 
-    assert main(["migrate", "pg-cron", "--restore"]) == 0
+    # --restore shows what it would schedule and changes nothing without --yes
+    assert main(["migrate", "pg-cron", "--restore"]) == 2
+    out = capsys.readouterr().out
+    assert out.count("would restore: job ") == 4
+    assert "run `soleflip-bi migrate pg-cron --restore --yes` to schedule 4 job(s)" in out
+    with psycopg.connect(url) as conn:
+        assert [j.jobname for j in cron_jobs(conn, "soleflip")] == ["vacuum_orders"]
+    assert main(["migrate", "pg-cron", "--restore", "--yes"]) == 0
     assert capsys.readouterr().out.count("restored job") == 4
     with psycopg.connect(url) as conn:
         restored = sorted(
-            (j.jobname, j.schedule, j.command, j.username, j.active) for j in cron_jobs(conn)
+            (j.jobname, j.schedule, j.command, j.username, j.active)
+            for j in cron_jobs(conn, "soleflip")
         )
     assert restored == sorted(
         [(n, s, c, "shop_owner", True) for n, (s, c) in SEED_JOBS.items()]
@@ -162,17 +170,28 @@ def test_plan_apply_a_swap_no_cron_races_and_restore(on_pg15: DebianServer, caps
     capsys.readouterr()
 
 
-def test_without_pg_cron_it_says_so_and_exits_0(on_pg15: DebianServer, monkeypatch, capsys) -> None:
+def test_where_the_jobs_cannot_be_found_it_says_so_and_exits_1(
+    on_pg15: DebianServer, monkeypatch, capsys
+) -> None:
+    """A database without the extension, on a server whose pg_cron keeps its jobs in
+    another one that this role may not look up: one sentence, exit 1, never "nothing"."""
     admin = on_pg15.url("postgres", on_pg15.superuser_password, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("create database without_cron owner shop_owner")
     monkeypatch.setenv(
         "SOLEFLIP_DATABASE_URL", on_pg15.url("shop_owner", on_pg15.shop_password, "without_cron")
     )
-    assert main(["migrate", "pg-cron"]) == 0
-    assert capsys.readouterr().out == (
-        "pg_cron is not installed in database without_cron: nothing to retire\n"
+    assert main(["migrate", "pg-cron"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "soleflip-bi: error: pg_cron is loaded, and role shop_owner may not read "
+        "cron.database_name, the database that holds its jobs: run this as a superuser or a "
+        "member of pg_read_all_settings, or give that database with --cron-database-url\n"
     )
+    # given that database, it finds that no job runs in this one
+    assert main(["migrate", "pg-cron", "--cron-database-url", on_pg15.shop_url]) == 0
+    assert "0 pg_cron job(s) refresh views" in capsys.readouterr().out
 
 
 def test_a_wrong_password_is_one_sentence(on_pg15: DebianServer, monkeypatch, capsys) -> None:

@@ -23,8 +23,8 @@ from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.database.errors import RefreshWaitError
 from soleflip_bi.sources.demo import DemoLoadRefused
+from soleflip_bi.views.cron_site import PgCronError
 from soleflip_bi.views.errors import RefreshFailed
-from soleflip_bi.views.pg_cron import PgCronError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,

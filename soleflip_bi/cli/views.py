@@ -13,7 +13,7 @@ from soleflip_bi.cli.lazy import dagster_side
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
 from soleflip_bi.views.dictionary import render_dictionary
 from soleflip_bi.views.materialize import drop_view, nothing_to_refresh
-from soleflip_bi.views.pg_cron import unseen_jobs_note
+from soleflip_bi.views.pg_cron import scheduled_elsewhere, unseen_jobs_note
 from soleflip_bi.views.plan import ViewPlan, plan_view
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec, get_view, views_in_tier
 from soleflip_bi.views.status import view_status
@@ -78,8 +78,9 @@ def print_dictionary(_args: argparse.Namespace) -> int:
 def show_status(args: argparse.Namespace) -> int:
     specs = [get_view(args.name)] if args.name else list(VIEWS)
     with connect() as conn:
-        statuses = [view_status(conn, spec) for spec in specs]
-        cron_note = unseen_jobs_note(conn)
+        cron, site = scheduled_elsewhere(conn)
+        statuses = [view_status(conn, spec, cron) for spec in specs]
+        cron_note = unseen_jobs_note(conn, site)
     if args.json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
         return 0

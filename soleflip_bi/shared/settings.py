@@ -18,6 +18,12 @@ def database_url_override() -> str | None:
     return os.environ.get("SOLEFLIP_DATABASE_URL") or None
 
 
+def cron_database_url_override() -> str | None:
+    """libpq URL of the database pg_cron keeps its jobs in (SOLEFLIP_CRON_DATABASE_URL),
+    when it cannot be found from the shop database: see ``views/cron_site.py``."""
+    return os.environ.get("SOLEFLIP_CRON_DATABASE_URL") or None
+
+
 def embedded_dir() -> Path:
     """Where the embedded server keeps its data directory, log and port file."""
     return Path(os.environ.get("SOLEFLIP_EMBEDDED_DIR", PROJECT_ROOT / ".embedded")).resolve()

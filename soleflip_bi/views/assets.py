@@ -22,7 +22,7 @@ from soleflip_bi.views.materialize import (
     materialize_view,
     view_columns,
 )
-from soleflip_bi.views.pg_cron import outside_refreshes
+from soleflip_bi.views.pg_cron import outside_refreshes, scheduled_elsewhere
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec
 
 # A view is stale when it has not been refreshed for about two of its intervals.
@@ -89,7 +89,7 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
                     if result.mode is RefreshMode.SKIPPED:
                         checks = _carried_or_evaluated(context, conn, spec, key, selected)
                     repaired = bool(result.drift) and result.mode is RefreshMode.REBUILD
-                    outside = tuple(outside_refreshes(conn, spec.name))
+                    outside = tuple(outside_refreshes(scheduled_elsewhere(conn)[0], spec.name))
                     checks.append(drift_check(key, result.drift + outside, repaired))
             except psycopg.Error as error:
                 retry_if_transient(context, error)

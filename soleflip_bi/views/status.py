@@ -10,7 +10,7 @@ from psycopg import sql
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.drift import drift
 from soleflip_bi.views.materialize import qualified, read_state, view_columns
-from soleflip_bi.views.pg_cron import outside_refreshes
+from soleflip_bi.views.pg_cron import CronPlan, outside_refreshes
 from soleflip_bi.views.registry import ViewSpec
 
 
@@ -35,7 +35,11 @@ class ViewStatus:
         return asdict(self)
 
 
-def view_status(conn: psycopg.Connection, spec: ViewSpec) -> ViewStatus:
+def view_status(
+    conn: psycopg.Connection, spec: ViewSpec, cron: CronPlan | None = None
+) -> ViewStatus:
+    """``cron``: the pg_cron jobs ``pg_cron.scheduled_elsewhere`` found, read once for
+    every view."""
     state = read_state(conn, spec.name)
     rows = size = None
     if state.exists and state.populated:
@@ -59,7 +63,7 @@ def view_status(conn: psycopg.Connection, spec: ViewSpec) -> ViewStatus:
         definition_up_to_date=state.exists and state.definition_hash == spec.definition_hash,
         column_count=len(view_columns(conn, spec.name)),
         drift=drift(conn, spec) if state.exists else [],
-        scheduled_outside=outside_refreshes(conn, spec.name),
+        scheduled_outside=outside_refreshes(cron, spec.name),
     )
 
 

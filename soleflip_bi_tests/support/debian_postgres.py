@@ -6,7 +6,9 @@ set up as a shop's server is.
 * the shop database ``soleflip`` owned by its own role ``shop_owner``, and Dagster's
   storage in a database ``dagster`` of role ``dagster``;
 * ``pg_cron`` preloaded (``postgresql-15-cron``) with its jobs in the shop database, as
-  the old system ran it.
+  the old system ran it; or, with ``cron_database=None``, as pg_cron's own documentation
+  sets it up: ``cron.database_name`` unset (so ``postgres``), the extension created there,
+  and jobs for the shop made from there with ``cron.schedule_in_database``.
 
 The packages come from ``apt-get`` in ``.ci/run``; where they are missing the tests that
 need them skip with one line naming the package.
@@ -82,7 +84,7 @@ def _as_server_user(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def debian_server() -> Iterator[DebianServer]:
+def debian_server(cron_database: str | None = "soleflip") -> Iterator[DebianServer]:
     """Start a new cluster of Debian's PostgreSQL 15, set up as above; removed afterwards."""
     require_packages(cron=True)
     root = Path(tempfile.mkdtemp(prefix="soleflip-pg15-", dir="/tmp"))
@@ -112,13 +114,15 @@ def debian_server() -> Iterator[DebianServer]:
             conf.write(
                 f"\nport = {server.port}\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{root}'\npassword_encryption = 'scram-sha-256'\n"
-                "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'soleflip'\n"
+                "shared_preload_libraries = 'pg_cron'\n"
                 "timezone = 'UTC'\nfsync = off\ncron.use_background_workers = on\n"
             )
+            if cron_database:
+                conf.write(f"cron.database_name = '{cron_database}'\n")
         _as_server_user(
             [str(BIN / "pg_ctl"), "start", "-D", str(data), "-l", str(root / "log"), "-w"]
         )
-        _set_up(server)
+        _set_up(server, cron_database or "postgres")
         yield server
     finally:
         if (data / "postmaster.pid").exists():
@@ -126,7 +130,7 @@ def debian_server() -> Iterator[DebianServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _set_up(server: DebianServer) -> None:
+def _set_up(server: DebianServer, cron_database: str) -> None:
     admin = server.url("postgres", server.superuser_password, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         for role, password in (
@@ -140,7 +144,8 @@ def _set_up(server: DebianServer) -> None:
             )
         conn.execute("create database soleflip owner shop_owner")
         conn.execute("create database dagster owner dagster")
-    with psycopg.connect(server.superuser_url, autocommit=True) as conn:
+    cron_url = server.url("postgres", server.superuser_password, cron_database)
+    with psycopg.connect(cron_url, autocommit=True) as conn:
         conn.execute("create extension pg_cron")
         # the shop's owner schedules its own jobs, as the old system did
         conn.execute("grant usage on schema cron to shop_owner")
