@@ -68,6 +68,5 @@ def test_migrate_pg_cron_on_a_server_without_pg_cron_is_one_line(
     use_database(scratch_database_url)
     assert main(["migrate", "pg-cron"]) == 0
     assert capsys.readouterr().out == (
-        "pg_cron is not loaded by this server (it has no cron.database_name): nothing to "
-        "retire\n"
+        "pg_cron is not loaded by this server (it has no cron.database_name): nothing to retire\n"
     )

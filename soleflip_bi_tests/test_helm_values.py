@@ -138,3 +138,83 @@ def test_it_runs_this_location_with_the_instance_settings_of_dagster_yaml() -> N
 def test_deploy_dagster_yaml_is_the_instance_file() -> None:
     deploy = yaml.safe_load((settings.PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
     assert deploy == yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text())
+
+
+# Every setting of dagster.yaml, by its path: where the chart takes it, or why it does not.
+CHART_KEY = {
+    "storage.custom.module": None,
+    "storage.custom.class": None,
+    "storage.custom.config.postgres_url_variable": None,
+    "run_launcher.module": None,
+    "run_launcher.class": None,
+    "run_coordinator.module": "dagsterDaemon.runCoordinator.config.customRunCoordinator.module",
+    "run_coordinator.class": "dagsterDaemon.runCoordinator.config.customRunCoordinator.class",
+    **{
+        f"run_coordinator.config.{key}": (
+            f"dagsterDaemon.runCoordinator.config.customRunCoordinator.config.{key}"
+        )
+        for key in (
+            "dequeue_interval_seconds",
+            "max_user_code_failure_retries",
+            "user_code_failure_retry_delay",
+        )
+    },
+    "concurrency.runs.max_concurrent_runs": "concurrency.runs.maxConcurrentRuns",
+    "concurrency.runs.tag_concurrency_limits": "concurrency.runs.tagConcurrencyLimits",
+    "concurrency.pools.granularity": "concurrency.pools.granularity",
+    "concurrency.pools.default_limit": "concurrency.pools.defaultLimit",
+    "run_monitoring.enabled": "dagsterDaemon.runMonitoring.enabled",
+    "run_monitoring.start_timeout_seconds": "dagsterDaemon.runMonitoring.startTimeoutSeconds",
+    "run_monitoring.cancel_timeout_seconds": "dagsterDaemon.runMonitoring.cancelTimeoutSeconds",
+    "run_monitoring.max_runtime_seconds": "dagsterDaemon.runMonitoring.maxRuntimeSeconds",
+    "run_monitoring.poll_interval_seconds": "dagsterDaemon.runMonitoring.pollIntervalSeconds",
+    "run_retries.enabled": "dagsterDaemon.runRetries.enabled",
+    "run_retries.max_retries": "dagsterDaemon.runRetries.maxRetries",
+    "sensors.use_threads": "dagsterDaemon.sensors.useThreads",
+    "sensors.num_workers": "dagsterDaemon.sensors.numWorkers",
+    "schedules.use_threads": "dagsterDaemon.schedules.useThreads",
+    "schedules.num_workers": "dagsterDaemon.schedules.numWorkers",
+    "telemetry.enabled": "telemetry.enabled",
+    "retention.schedule.purge_after_days": "retention.schedule.purgeAfterDays",
+    **{
+        f"retention.sensor.purge_after_days.{kind}": f"retention.sensor.purgeAfterDays.{kind}"
+        for kind in ("skipped", "success", "failure")
+    },
+}
+# Why a setting has no key of its own in the chart.
+NOT_APPLICABLE = {
+    "storage": "the chart writes PostgreSQL storage itself from `postgresql.*` and its "
+    "secret; ShopStorage only chooses the embedded server when no URL is set",
+    "run_launcher": "on Kubernetes each run is a pod: runLauncher.type is K8sRunLauncher",
+}
+
+
+def _leaves(node: Any, path: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {path: node}
+    found: dict[str, Any] = {}
+    for key, value in node.items():
+        found.update(_leaves(value, f"{path}.{key}" if path else key))
+    return found
+
+
+def _at(values: dict, path: str) -> Any:
+    node: Any = values
+    for part in path.split("."):
+        assert isinstance(node, dict) and part in node, f"the chart's values lack {path}"
+        node = node[part]
+    return node
+
+
+def test_every_setting_of_dagster_yaml_is_mapped_to_the_chart_or_said_not_to_apply() -> None:
+    instance = _leaves(yaml.safe_load((settings.PROJECT_ROOT / "dagster.yaml").read_text()))
+    assert set(instance) == set(CHART_KEY), "a dagster.yaml setting the chart mapping lacks"
+    values = _ours()
+    for path, value in instance.items():
+        chart = CHART_KEY[path]
+        if chart is None:
+            assert path.split(".")[0] in NOT_APPLICABLE, path
+        else:
+            assert _at(values, chart) == value, path
+    assert values["postgresql"]["enabled"] is False and values["postgresql"]["postgresqlHost"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
