@@ -151,9 +151,25 @@ def expected_helpers() -> set[int]:
     return {pid for pid in spared if pid is not None}
 
 
+def _compute_log_tailers(found: list[Process]) -> set[int]:
+    """Dagster's compute-log capture of a run executed in this process: a ``tail -F`` per
+    stream and a ``watch_orphans.py <this pid> <tail pid>`` that kills it when this
+    interpreter exits (``dagster/_core/execution/scripts/watch_orphans.py``), so they end
+    with the session by Dagster's own design."""
+    me = str(os.getpid())
+    spared: set[int] = set()
+    for process in found:
+        words = process.command.split()
+        if len(words) >= 4 and words[-3].endswith("watch_orphans.py") and words[-2] == me:
+            spared.update({process.pid, int(words[-1])})
+    return spared
+
+
 def leftover_processes() -> list[Process]:
     """Processes still running below this one that nobody meant to leave running."""
-    return descendants(os.getpid(), spared=expected_helpers())
+    found = descendants(os.getpid(), spared=expected_helpers())
+    tailers = _compute_log_tailers(found)
+    return [process for process in found if process.pid not in tailers]
 
 
 def kill_all(leftovers: list[Process], grace: float = 5.0) -> None:
