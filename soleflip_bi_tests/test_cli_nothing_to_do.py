@@ -70,3 +70,17 @@ def test_migrate_pg_cron_on_a_server_without_pg_cron_is_one_line(
     assert capsys.readouterr().out == (
         "pg_cron is not loaded by this server (it has no cron.database_name): nothing to retire\n"
     )
+
+
+def test_a_malformed_url_for_pg_crons_database_is_one_line_without_it(
+    scratch_database_url: str, use_database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_database(scratch_database_url)
+    bad = "postgresql://shop:s3cret@[::1/postgres"
+    assert main(["migrate", "pg-cron", "--cron-database-url", bad]) == 1
+    [error] = capsys.readouterr().err.splitlines()
+    assert error == (
+        "soleflip-bi: error: the URL given for pg_cron's database (--cron-database-url or "
+        "SOLEFLIP_CRON_DATABASE_URL) is not a valid libpq URL (not shown: it may contain a "
+        "password)"
+    )

@@ -3,9 +3,7 @@ PostgreSQL 15 with SCRAM passwords): plan, apply, a swap no cron refresh races, 
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Iterator
 
 import dagster as dg
@@ -15,10 +13,9 @@ import pytest
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.cli.main import main
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.shared import settings
 from soleflip_bi.views.assets import VIEW_ASSETS
 from soleflip_bi.views.pg_cron import cron_jobs, refreshed_by
-from soleflip_bi_tests.support.debian_postgres import DebianServer, debian_server
+from soleflip_bi_tests.support.debian_postgres import DebianServer, commands_on, debian_server
 from soleflip_bi_tests.support.shop import stock_shop
 
 # The jobs as the seeds create them (seed 001's refresh_<view> per strategy, seed 002's
@@ -59,14 +56,8 @@ def pg15() -> Iterator[DebianServer]:
 @pytest.fixture
 def on_pg15(pg15: DebianServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DebianServer]:
     """The commands pointed at the PostgreSQL 15 shop, with Dagster's storage there too."""
-    home = settings.PROJECT_ROOT / f".tmp_dagster_home_{uuid.uuid4().hex[:8]}"
-    home.mkdir()
-    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", pg15.shop_url)
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", pg15.dagster_url)
-    yield pg15
-    shutil.rmtree(home, ignore_errors=True)
+    with commands_on(pg15, monkeypatch) as server:
+        yield server
 
 
 def _cron_runs_since(url: str, since: float) -> list[tuple[str, str]]:

@@ -6,9 +6,7 @@ name; the record of retired jobs is out of the refresh role's reach."""
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -16,10 +14,9 @@ import pytest
 
 from soleflip_bi.cli.main import main
 from soleflip_bi.roles.refresh import create_refresh_role
-from soleflip_bi.shared import settings
 from soleflip_bi.views.cron_site import cron_connection, locate
 from soleflip_bi.views.pg_cron import plan, retire
-from soleflip_bi_tests.support.debian_postgres import DebianServer, debian_server
+from soleflip_bi_tests.support.debian_postgres import DebianServer, commands_on, debian_server
 from soleflip_bi_tests.support.shop import stock_shop
 
 # (name, schedule, command, active): the old system's refreshes, one of them paused
@@ -80,14 +77,8 @@ def pg15() -> Iterator[DebianServer]:
 
 @pytest.fixture
 def as_shop_owner(pg15: DebianServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DebianServer]:
-    home = settings.PROJECT_ROOT / f".tmp_dagster_home_{uuid.uuid4().hex[:8]}"
-    home.mkdir()
-    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", pg15.shop_url)
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", pg15.dagster_url)
-    yield pg15
-    shutil.rmtree(home, ignore_errors=True)
+    with commands_on(pg15, monkeypatch) as server:
+        yield server
 
 
 def _jobs(server: DebianServer) -> list[tuple]:

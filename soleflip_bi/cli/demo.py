@@ -102,11 +102,11 @@ def _dg_dev(port: int, env: dict[str, str]) -> subprocess.Popen:
         cwd=home,
         env={**os.environ, **env, **quiet},
         start_new_session=True,  # a process group of its own, stopped as a whole
-        preexec_fn=_default_signals,
+        preexec_fn=default_signals,
     )
 
 
-def _default_signals() -> None:
+def default_signals() -> None:
     """SIGINT and SIGTERM at their defaults in ``dg dev``. Started from a shell in the
     background, the demo inherits an ignored SIGINT; Dagster maps SIGTERM to what SIGINT
     does (``dagster._utils.interrupts.setup_interrupt_handlers``), so its processes would

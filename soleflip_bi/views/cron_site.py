@@ -66,7 +66,15 @@ def locate(conn: psycopg.Connection, cron_url: str | None = None) -> CronSite:
     """Where the jobs for ``conn``'s database are kept, found as the module docstring says."""
     shop, role = conn.execute("select current_database(), current_user").fetchone()
     if cron_url:
-        database = conninfo_to_dict(cron_url).get("dbname") or shop
+        try:
+            database = conninfo_to_dict(cron_url).get("dbname") or shop
+        except psycopg.ProgrammingError:
+            # libpq quotes what it could not parse, which can be the password
+            raise PgCronError(
+                "the URL given for pg_cron's database (--cron-database-url or "
+                "SOLEFLIP_CRON_DATABASE_URL) is not a valid libpq URL (not shown: it may "
+                "contain a password)"
+            ) from None
         return CronSite(shop, str(database), "--cron-database-url")
     try:
         with conn.transaction():

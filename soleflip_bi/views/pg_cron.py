@@ -208,11 +208,15 @@ def scheduled_elsewhere(conn: psycopg.Connection) -> tuple[CronPlan | None, Cron
     """The jobs `views status` and the ``definition_current`` check report, read with
     ``conn``'s role; no plan when that role cannot find or read them (the refresh role
     usually cannot: `migrate pg-cron`, run as the jobs' owner, is what lists them)."""
-    site = locate(conn, settings.cron_database_url_override())
+    cron_url = settings.cron_database_url_override()
+    try:
+        site = locate(conn, cron_url)
+    except PgCronError as error:
+        return None, CronSite(conn.info.dbname, None, "", unknown=str(error))
     if site.database is None:
         return None, site
     try:
-        with cron_connection(conn, site, settings.cron_database_url_override()) as cron:
+        with cron_connection(conn, site, cron_url) as cron:
             return plan(cron, site), site
     except (PgCronError, psycopg.Error):
         if not conn.closed and conn.info.transaction_status == TransactionStatus.INERROR:

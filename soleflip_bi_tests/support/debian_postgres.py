@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
+from soleflip_bi.shared import settings
 
 VERSION = 15
 BIN = Path(f"/usr/lib/postgresql/{VERSION}/bin")
@@ -149,3 +152,19 @@ def _set_up(server: DebianServer, cron_database: str) -> None:
         conn.execute("create extension pg_cron")
         # the shop's owner schedules its own jobs, as the old system did
         conn.execute("grant usage on schema cron to shop_owner")
+
+
+@contextmanager
+def commands_on(server: DebianServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[DebianServer]:
+    """The commands pointed at ``server``'s shop as its owner, with Dagster's storage in its
+    ``dagster`` database and a DAGSTER_HOME of their own (removed afterwards)."""
+    home = settings.PROJECT_ROOT / f".tmp_dagster_home_{uuid.uuid4().hex[:8]}"
+    home.mkdir()
+    shutil.copyfile(settings.PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("SOLEFLIP_DATABASE_URL", server.shop_url)
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", server.dagster_url)
+    try:
+        yield server
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

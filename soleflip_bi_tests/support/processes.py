@@ -21,12 +21,8 @@ from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
+from soleflip_bi.cli.demo import default_signals
 from soleflip_bi.shared.settings import embedded_dir
-
-
-def _default_signals() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 def start_group(argv: list[str], **popen: Any) -> subprocess.Popen:
@@ -35,7 +31,7 @@ def start_group(argv: list[str], **popen: Any) -> subprocess.Popen:
     ignored signals: pytest started in the background ignores SIGINT, and Dagster maps
     SIGTERM to whatever SIGINT does (``setup_interrupt_handlers``), so a child would
     otherwise ignore both and only SIGKILL would stop it."""
-    return subprocess.Popen(argv, start_new_session=True, preexec_fn=_default_signals, **popen)
+    return subprocess.Popen(argv, start_new_session=True, preexec_fn=default_signals, **popen)
 
 
 def stop_group(process: subprocess.Popen, grace: float = 30.0) -> None:
