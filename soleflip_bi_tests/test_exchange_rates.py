@@ -4,7 +4,9 @@ independent pandas recomputation of every order's euros."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import threading
+import time
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,10 +19,11 @@ import pytest
 from soleflip_bi.cleaned.assets import cleaned_layer
 from soleflip_bi.cleaned.facts import FactsMode, refresh_order_facts
 from soleflip_bi.cleaned.layer import apply_cleaned_layer
+from soleflip_bi.cleaned.rates import load_rates
 from soleflip_bi.cleaned.recount import stored_accounting
 from soleflip_bi.cli.main import main
 from soleflip_bi.database.resource import PostgresResource
-from soleflip_bi.sources.ecb_rates import shipped_history, shipped_last_date
+from soleflip_bi.sources.ecb_rates import read_rates_file, shipped_history, shipped_last_date
 from soleflip_bi_tests.support.ecb import with_rates
 from soleflip_bi_tests.support.shop import stock_shop
 
@@ -281,3 +284,108 @@ def test_pandas_merge_asof_gives_every_orders_euros(shop: str) -> None:
         if facts[row.id][4:8] != expected or facts[row.id][3] != row.rate:
             mismatches.append((row.id, facts[row.id], expected, row.rate))
     assert mismatches == []
+
+
+def _spread_is_exact(conn: psycopg.Connection) -> bool:
+    """The day table holds, for every day from a currency's first rate to its last, the
+    last rate on or before it, and nothing else."""
+    return conn.execute(
+        """
+        select not exists (
+            (select currency, day, rate from analytics.currency_rate_day
+             except
+             select r.currency, d::date, r.rate from analytics.currency_rate r
+             cross join lateral generate_series(
+                 r.rate_date,
+                 coalesce((select min(n.rate_date) - 1 from analytics.currency_rate n
+                           where n.currency = r.currency and n.rate_date > r.rate_date),
+                          r.rate_date),
+                 interval '1 day') d)
+            union all
+            (select r.currency, d::date, r.rate from analytics.currency_rate r
+             cross join lateral generate_series(
+                 r.rate_date,
+                 coalesce((select min(n.rate_date) - 1 from analytics.currency_rate n
+                           where n.currency = r.currency and n.rate_date > r.rate_date),
+                          r.rate_date),
+                 interval '1 day') d
+             except
+             select currency, day, rate from analytics.currency_rate_day))
+        """
+    ).fetchone()[0]
+
+
+def test_two_loads_at_once_are_serialized(shop: str, tmp_path: Path) -> None:
+    """A second writer of USD rates while the first has not committed: it waits for the
+    first, then spreads the days with both writers' rates; it never fails on a key."""
+    newest = shipped_last_date()
+    path = tmp_path / "second.csv"
+    path.write_text(f"Date,USD\n{newest + timedelta(days=3)},1.2000\n")
+    outcome: dict[str, object] = {}
+    with psycopg.connect(shop) as first:
+        first.execute(
+            "insert into analytics.currency_rate (currency, rate_date, rate, source) "
+            "values ('USD', %s, 1.1000, 'shop')",
+            (newest + timedelta(days=1),),
+        )  # its trigger has spread USD's days: the transaction holds the rates' lock
+
+        def second() -> None:
+            with psycopg.connect(shop) as conn:
+                try:
+                    outcome["loaded"] = load_rates(conn, read_rates_file(path))
+                except psycopg.Error as error:
+                    outcome["error"] = error
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with psycopg.connect(shop, autocommit=True) as watcher:
+            deadline = time.monotonic() + 20
+            while not watcher.execute(
+                "select exists (select from pg_locks where not granted)"
+            ).fetchone()[0]:
+                assert time.monotonic() < deadline, "the second load did not wait"
+                assert thread.is_alive(), outcome
+                time.sleep(0.05)
+        first.commit()
+        thread.join(30)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["loaded"].inserted == 1
+    with psycopg.connect(shop) as conn:
+        assert _spread_is_exact(conn)
+        assert conn.execute(
+            "select rate, rate_date from analytics.currency_rate_latest where currency = 'USD'"
+        ).fetchone() == (Decimal("1.2000"), newest + timedelta(days=3))
+
+
+def test_a_correction_waits_for_the_facts_however_long_no_refresh_runs(
+    shop: str, tmp_path: Path
+) -> None:
+    """A correction logged three days ago (a weekend without refreshes, then another load)
+    is still re-converted by the next maintenance, which then prunes what it consumed."""
+    wednesday = date(2026, 10, 21)
+    with psycopg.connect(shop) as conn:
+        order = _sell(conn, "USD", "150.00", datetime(2026, 10, 21, 12, tzinfo=BERLIN))
+        conn.commit()
+        refresh_order_facts(conn)
+        corrected = _rate(conn, "USD", wednesday) + Decimal("0.0100")
+    (tmp_path / "correction.csv").write_text(f"Date,USD\n{wednesday},{corrected}\n")
+    assert main(["rates", "load", str(tmp_path / "correction.csv")]) == 0
+    with psycopg.connect(shop) as conn:
+        conn.execute("update soleflip_bi.changed_rate set changed_at = now() - interval '3 days'")
+        conn.commit()
+    (tmp_path / "monday.csv").write_text("Date,GBP\n2026-10-26,0.8800\n")
+    assert main(["rates", "load", str(tmp_path / "monday.csv")]) == 0
+    with psycopg.connect(shop) as conn:
+        assert conn.execute(
+            "select array_agg(distinct (currency, rate_date)::text) from soleflip_bi.changed_rate"
+        ).fetchone()[0] == ["(GBP,2026-10-26)", "(USD,2026-10-21)"]
+        assert refresh_order_facts(conn).mode is FactsMode.INCREMENTAL
+        assert _facts(conn)[order][3] == corrected
+        assert conn.execute("select count(*) from soleflip_bi.changed_rate").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "select count(*) from soleflip_bi.changed_row "
+                "where xid < pg_snapshot_xmin(pg_current_snapshot())"
+            ).fetchone()[0]
+            == 0
+        )

@@ -121,8 +121,10 @@ def test_plan_apply_a_swap_no_cron_races_and_restore(on_pg15: DebianServer, caps
             "select jobname, schedule, command, database, username from "
             "soleflip_bi_migration.retired_cron_job order by jobname"
         ).fetchall()
-        # a swap: the view drifted (marker removed), so its next refresh rebuilds it
-        conn.execute("comment on materialized view analytics.metabase_brand_analytics is null")
+        # a swap: the view drifted (no record of its build), so its next refresh rebuilds it
+        conn.execute(
+            "delete from soleflip_bi.view_definition where view_name = 'metabase_brand_analytics'"
+        )
     assert recorded == sorted(
         (name, schedule, command, "soleflip", "shop_owner")
         for name, (schedule, command) in SEED_JOBS.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from decimal import Decimal
 
 import dagster as dg
 import psycopg
@@ -15,12 +16,14 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
+from psycopg import sql
 
+from soleflip_bi.cli.main import main
 from soleflip_bi.definitions import defs
 from soleflip_bi.shared.catalogue import Source
 from soleflip_bi.shared.tags import SENSOR_TAG
 from soleflip_bi.sources.demo import load_demo
-from soleflip_bi.views.registry import views_refreshed_on
+from soleflip_bi.views.registry import VIEWS, CleanedView, views_refreshed_on
 from soleflip_bi_tests.support.orders import insert_sale_orders
 from soleflip_bi_tests.support.shop import build_all_views, stock_shop
 from soleflip_bi_tests.support.ticker import Ticker
@@ -40,6 +43,10 @@ def _insert_order(conn: psycopg.Connection) -> str:
 
 
 CLEANED = {"order_facts", "stock_facts", "source_quality_issues"}
+ORDER_VIEWS = {v.name for v in views_refreshed_on(Source.ORDERS)}
+STOCK_VIEWS = {v.name for v in views_refreshed_on(Source.INVENTORY)}
+# every view whose amounts are euros at the rate of the sale's day
+EURO_VIEWS = {v.name for v in VIEWS if CleanedView.ORDER_FACTS in v.reads}
 
 
 def _queue_run(
@@ -80,7 +87,9 @@ def test_sensor_targets_the_views_the_registry_names() -> None:
     assert selected - CLEANED == watched
     assert selected >= CLEANED  # the cleaned layer's step runs first in every run
     assert "metabase_executive_metrics" in selected
-    assert "metabase_brand_analytics" not in selected  # refreshed by its schedule only
+    # refreshed on schedule for orders and stock, and on a rate change like every view in euros
+    assert {v.name for v in views_refreshed_on(Source.RATES)} == EURO_VIEWS
+    assert "metabase_brand_analytics" in EURO_VIEWS - ORDER_VIEWS - STOCK_VIEWS
 
 
 def test_a_new_sensor_begins_after_what_was_built(shop, instance) -> None:
@@ -204,10 +213,6 @@ def _change_stock(conn: psycopg.Connection) -> None:
     )
 
 
-ORDER_VIEWS = {v.name for v in views_refreshed_on(Source.ORDERS)}
-STOCK_VIEWS = {v.name for v in views_refreshed_on(Source.INVENTORY)}
-
-
 def test_each_run_selects_the_views_of_the_tables_that_changed(shop, instance) -> None:
     ticker = Ticker(shop, instance)
     ticker.settle()
@@ -322,3 +327,56 @@ def test_writers_are_not_serialized_by_change_capture(shop) -> None:
         (second_xid, "inventory", "UPDATE"): 1,
     }
     assert after_both == {**while_first_open, (first_xid, "orders", "INSERT"): 1}
+
+
+def _revenue_totals(conn: psycopg.Connection) -> dict[str, Decimal]:
+    return {
+        spec.name: conn.execute(
+            sql.SQL("select coalesce(sum({}), 0) from {}").format(
+                sql.Identifier(spec.revenue_column), sql.Identifier("analytics", spec.name)
+            )
+        ).fetchone()[0]
+        for spec in VIEWS
+        if spec.revenue_column
+    }
+
+
+def test_a_rate_load_reaches_every_view_in_euros_in_one_run(
+    shop, instance, tmp_path, use_database
+) -> None:
+    """`rates load` corrects a day's USD rate: the sensor requests one run with every view
+    in euros (the daily and weekly ones too), and after it every revenue total agrees."""
+    build_all_views(shop)
+    use_database(shop)
+    ticker = Ticker(shop, instance)
+    ticker.settle()
+    with psycopg.connect(shop) as conn:
+        day, rate = conn.execute(
+            "select rate_date, exchange_rate from analytics.order_facts "
+            "where currency_code = 'USD' group by 1, 2 order by count(*) desc limit 1"
+        ).fetchone()
+        before = _revenue_totals(conn)
+    assert len(set(before.values())) == 1
+    path = tmp_path / "corrected.csv"
+    path.write_text(f"Date,USD\n{day},{rate * 2}\n")
+    assert main(["rates", "load", str(path)]) == 0
+
+    tick = ticker.settle()
+    [request] = tick.run_requests
+    assert _views(request) == EURO_VIEWS
+    assert request.tags["soleflip/sources"] == "rates"
+    assert tick.asset_events == []  # the rates are not a source Dagster observes
+    result = dg.materialize(
+        defs.assets or [],
+        selection=dg.AssetSelection.assets(*request.asset_selection),
+        instance=instance,
+        resources=defs.resources,
+    )
+    assert result.success
+
+    with psycopg.connect(shop) as conn:
+        after = _revenue_totals(conn)
+    assert set(after) == set(before)
+    assert len(set(after.values())) == 1, after  # every view agrees
+    assert next(iter(after.values())) < next(iter(before.values()))  # twice the USD per euro
+    assert not ticker.settle().run_requests

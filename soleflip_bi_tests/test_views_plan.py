@@ -12,10 +12,10 @@ import pytest
 
 from soleflip_bi.cli.main import main
 from soleflip_bi.views.registry import VIEWS, get_view
+from soleflip_bi_tests.support.built_views import record_as_built
 from soleflip_bi_tests.support.shop import stock_shop
 
 BRAND = "metabase_brand_analytics"
-OLDER_DEFINITION = f"comment on materialized view analytics.{BRAND} is 'soleflip_bi definition 0'"
 
 
 @pytest.fixture
@@ -37,9 +37,7 @@ def test_a_changed_definition_is_planned_with_its_dependents_and_its_cost(
 ) -> None:
     spec = get_view(BRAND)
     with psycopg.connect(shop, autocommit=True) as conn:
-        conn.execute(
-            f"comment on materialized view analytics.{BRAND} is 'soleflip_bi definition 0'"
-        )
+        record_as_built(conn, BRAND, "0")
         conn.execute(f"create view public.brand_mail as select brand_name from analytics.{BRAND}")
         [built] = conn.execute(
             "select extract(epoch from finished_at - started_at) from soleflip_bi.refresh_log "
@@ -68,9 +66,7 @@ def test_diff_compares_the_rebuilt_view_with_the_live_one_and_leaves_nothing_beh
             f"create materialized view analytics.{BRAND} as select * from ({body}) v "
             f"where brand_id::text <> (select min(brand_id::text) from ({body}) w)"
         )
-        conn.execute(
-            f"comment on materialized view analytics.{BRAND} is 'soleflip_bi definition 0'"
-        )
+        record_as_built(conn, BRAND, "0")
 
     assert main(["views", "plan", BRAND, "--diff"]) == 2
 

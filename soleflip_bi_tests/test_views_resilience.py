@@ -15,7 +15,6 @@ from soleflip_bi.cleaned.facts import refresh_order_facts
 from soleflip_bi.cleaned.layer import quality_issue_counts
 from soleflip_bi.views.materialize import (
     BUILD_SUFFIX,
-    COMMENT_PREFIX,
     RefreshMode,
     materialize_view,
 )
@@ -162,16 +161,19 @@ def test_redefinition_swaps_while_a_reader_keeps_reading(small_shop: str) -> Non
 
 
 def _last_refresh(conn: psycopg.Connection, view: str) -> tuple:
-    """The view's refresh marker: its newest refresh_log entry and its stored definition."""
+    """The view's refresh marker: its newest refresh_log entry and the record of its build
+    (the relation's oid and the definition hash)."""
     logged = conn.execute(
         "select id, mode, definition_hash, finished_at from soleflip_bi.refresh_log "
         "where view_name = %s order by id desc limit 1",
         (view,),
     ).fetchone()
-    comment = conn.execute(
-        "select obj_description(%s::regclass, 'pg_class')", (f"analytics.{view}",)
-    ).fetchone()[0]
-    return logged, comment
+    recorded = conn.execute(
+        "select relation::regclass::text, definition_hash from soleflip_bi.view_definition "
+        "where view_name = %s and relation = %s::regclass",
+        (view, f"analytics.{view}"),
+    ).fetchone()
+    return logged, recorded
 
 
 def _contents(conn: psycopg.Connection, view: str = EXEC) -> list[tuple]:
@@ -189,9 +191,9 @@ def test_failed_refresh_leaves_previous_contents_readable(small_shop: str) -> No
         conn.commit()
         refresh_order_facts(conn)  # the facts hold the new sale: the view has work to do
     # The marker is the shop's build: a logged create with the current definition.
-    logged, comment = marker_before
+    logged, recorded = marker_before
     assert (logged[1], logged[2]) == (RefreshMode.CREATE.value, get_view(EXEC).definition_hash)
-    assert comment == COMMENT_PREFIX + get_view(EXEC).definition_hash
+    assert recorded == (f"analytics.{EXEC}", get_view(EXEC).definition_hash)
 
     seen: list[tuple[str, str | None]] = []
     reads_during: list[list[tuple]] = []
@@ -277,17 +279,17 @@ def test_a_rebuild_that_fails_keeps_the_old_view(small_shop: str, monkeypatch) -
     assert RefreshMode.REBUILD not in modes.values()  # the others kept their definitions
     with psycopg.connect(small_shop) as conn:
         assert _contents(conn, broken_name) == before[broken_name]
-        logged, comment = _last_refresh(conn, broken_name)
-        assert (logged, comment) == markers[broken_name]
-        assert comment.endswith(get_view(broken_name).definition_hash)
+        logged, recorded = _last_refresh(conn, broken_name)
+        assert (logged, recorded) == markers[broken_name]
+        assert recorded[1] == get_view(broken_name).definition_hash
         assert not conn.execute(
             "select to_regclass(%s)", (f"analytics.{broken_name}{BUILD_SUFFIX}",)
         ).fetchone()[0]
         for spec in VIEWS:
             if spec.name == broken_name:
                 continue
-            logged, comment = _last_refresh(conn, spec.name)
-            assert comment == markers[spec.name][1], spec.name
+            logged, recorded = _last_refresh(conn, spec.name)
+            assert recorded == markers[spec.name][1], spec.name
             if modes[spec.name] is RefreshMode.SKIPPED:  # it does not read the orders
                 assert logged == markers[spec.name][0], spec.name
             else:

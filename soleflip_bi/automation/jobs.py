@@ -32,7 +32,7 @@ TIER_JOBS: dict[Tier, dg.UnresolvedAssetJobDefinition] = {
 
 def views_changed_by(sources: list[Source]) -> list[str]:
     """The views that changes of ``sources`` refresh, in registry order."""
-    return [view.name for view in VIEWS if view.refreshed_on & set(sources)]
+    return [view.name for view in VIEWS if view.watches & set(sources)]
 
 
 SOURCE_JOB = dg.define_asset_job(

@@ -1,4 +1,9 @@
-"""One sensor over every watched source table: refresh what a change affects, in one run.
+"""One sensor over every watched table: refresh what a change affects, in one run.
+
+The watched tables are the orders, the stock items and the exchange rates. A rate load is
+watched like a source rather than queued by `soleflip-bi rates load`: rates are written by
+whoever the shop lets write them (the command, a DBA's correction, a job of the shop's),
+and a load made while Dagster is down is still seen when it comes back, from the cursor.
 
 Each tick reads the change log (``capture/poll.py``) of every source since the snapshot in
 its cursor, in one snapshot, so the order and the stock item one transaction wrote are
@@ -136,8 +141,8 @@ def build_change_sensor(
         job=SOURCE_JOB,
         minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Refreshes the views that order and inventory changes affect: one run "
-        "per burst, selecting the views of every table that changed.",
+        description="Refreshes the views that order, inventory and exchange-rate changes "
+        "affect: one run per burst, selecting the views of every table that changed.",
     )
     def change_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
         give_up = time.monotonic() + tick_seconds
@@ -164,8 +169,9 @@ def build_change_sensor(
                 if waiting:
                     return dg.SkipReason(waiting)
                 observations = [
-                    observe_table(conn, watched_table(source), poll.snapshot, operations)
+                    observe_table(conn, table, poll.snapshot, operations)
                     for source, operations in poll.by_source.items()
+                    if (table := watched_table(source)) is not None
                 ]
         except ChangeCaptureMissing as missing:
             return dg.SkipReason(str(missing))

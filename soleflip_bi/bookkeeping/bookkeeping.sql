@@ -56,3 +56,13 @@ create table if not exists soleflip_bi.metabase_pushed (
     pushed_at    timestamptz not null default now(),
     primary key (metabase_url, model, object_id)
 );
+
+-- Which definition each analytics view was built from, and which relation that build made
+-- (views/definitions.py). A view whose oid is not the one recorded was made by someone else.
+-- The view's own comment is its description, for people and for Metabase.
+create table if not exists soleflip_bi.view_definition (
+    view_name       text primary key,
+    relation        oid not null,
+    definition_hash text not null,
+    built_at        timestamptz not null default now()
+);

@@ -13,6 +13,7 @@ from soleflip_bi.cleaned.layer import (
     quality_issues,
 )
 from soleflip_bi.cleaned.rates import STALE_AFTER_DAYS, StaleRate, newest_rates, stale_rates
+from soleflip_bi.cleaned.rates_upgrade import RatesUpgradeBlocked
 from soleflip_bi.cleaned.recount import OrderAccounting, stored_accounting
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.run_order import refresh_step
@@ -114,7 +115,11 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
     with refresh_step(context, postgres.url()):
         try:
             with postgres.connect() as conn:
-                applied = ensure_cleaned_layer(conn)
+                try:
+                    upgraded = ensure_cleaned_layer(conn)
+                except RatesUpgradeBlocked as blocked:
+                    raise dg.Failure(description=str(blocked), allow_retries=False) from None
+                applied = upgraded is not None
                 recount = context.run.tags.get(TIER_TAG) == FULL_RECOUNT_TIER
                 facts = refresh_order_facts(conn, recount=recount)
                 stored = stored_accounting(conn)
@@ -139,7 +144,14 @@ def cleaned_layer(context: AssetExecutionContext, postgres: PostgresResource):
         f"{facts.rows_inserted} stored, stock {facts.stock_rows_deleted} removed / "
         f"{facts.stock_rows_inserted} stored, {facts.seconds:.2f} s"
     )
-    definition = {"definition_hash": cleaned_layer_hash(), "definitions_applied": applied}
+    for note in upgraded or []:
+        context.log.warning(note)
+    definition: dict[str, object] = {
+        "definition_hash": cleaned_layer_hash(),
+        "definitions_applied": applied,
+    }
+    if upgraded:
+        definition["upgrade"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in upgraded))
 
     def maintained(removed: int, stored: int) -> dict[str, object]:
         return {

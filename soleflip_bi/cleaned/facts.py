@@ -57,7 +57,7 @@ from soleflip_bi.cleaned.rollups import (
     start_touched,
 )
 from soleflip_bi.database.tuning import apply_refresh_settings
-from soleflip_bi.shared.catalogue import RATES_STREAM
+from soleflip_bi.shared.catalogue import RATES_STREAM, SOURCE_TABLES
 
 FACTS_NAME = "order_facts"
 # Above this share of all orders touched, one full rebuild is cheaper than the lookups.
@@ -107,11 +107,21 @@ select array(
 
 RATES_CHANGED = """
 select exists (
-    select from soleflip_bi.source_change
-    where source = %(rates)s
-      and xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
+    select from soleflip_bi.changed_rate
+    where xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
       and not pg_visible_in_snapshot(xid, %(since)s::pg_snapshot))
 """
+
+# The change rows this maintenance has consumed: every transaction below the xmin of its
+# own snapshot is visible to it, so its changes were taken in now or by an earlier
+# maintenance. Nothing else reads these logs, so they are pruned in the same transaction
+# (a rollback keeps them); a row only the next maintenance can see is never removed, however
+# long no refresh runs.
+PRUNE_CONSUMED = (
+    "delete from soleflip_bi.changed_rate where xid < pg_snapshot_xmin(pg_current_snapshot())",
+    "delete from soleflip_bi.changed_row "
+    "where source = any(%(sources)s) and xid < pg_snapshot_xmin(pg_current_snapshot())",
+)
 
 CHANGED_STOCK = """
 select array(
@@ -214,10 +224,18 @@ def refresh_order_facts(
             else:
                 recount_orders(conn, affected, rows - deleted)
             mode = FactsMode.INCREMENTAL
+        _prune_consumed(conn)
         record_refresh(conn, FACTS_NAME, mode.value, definition, rows, baseline)
     return FactsResult(
         mode, int(deleted), int(rows), time.perf_counter() - started, int(stock[0]), int(stock[1])
     )
+
+
+def _prune_consumed(conn: psycopg.Connection) -> None:
+    rates, rows = PRUNE_CONSUMED
+    conn.execute(rates)
+    if _row_log_installed(conn):
+        conn.execute(rows, {"sources": [t.stream for t in SOURCE_TABLES if t.row_changes]})
 
 
 def facts_current(conn: psycopg.Connection) -> bool:
@@ -301,7 +319,7 @@ def _affected(conn: psycopg.Connection, now: Baseline) -> tuple[list, list] | No
     if conn.execute(BROAD_CHANGES, {**since, "rates": RATES_STREAM}).fetchone()[0]:
         return None
     affected = conn.execute(AFFECTED_ORDERS, since).fetchone()[0]
-    if conn.execute(RATES_CHANGED, {**since, "rates": RATES_STREAM}).fetchone()[0]:
+    if conn.execute(RATES_CHANGED, since).fetchone()[0]:
         affected = sorted({*affected, *conn.execute(RATE_ORDERS, since).fetchone()[0]})
     # due since the MATURED mark written just before this transaction began
     affected += conn.execute(DUE_SINCE_MARK).fetchone()[0]

@@ -12,10 +12,11 @@ from psycopg import sql
 
 from soleflip_bi.capture.install import change_capture_installed, install_change_capture
 from soleflip_bi.cleaned.rates import load_shipped_rates_if_empty
+from soleflip_bi.cleaned.rates_upgrade import keep_shop_rates, take_fixed_rates
 from soleflip_bi.cleaned.rollups import FACTS, STOCK, create_rollups, rollups_hash
 from soleflip_bi.database.comments import comment_on_columns
 from soleflip_bi.shared import settings
-from soleflip_bi.shared.columns import Column, columns_text, load_columns
+from soleflip_bi.shared.columns import Column, load_columns
 
 # Plain views that only the cleaned layer itself builds on: when a release changes their
 # columns they are dropped and created again. The stock side (stock_checked, stock_facts,
@@ -50,15 +51,18 @@ def cleaned_layer_hash() -> str:
     for name, text in cleaned_sql_files():
         digest.update(name.encode() + text.encode())
     digest.update(rollups_hash().encode())
-    for table in DOCUMENTED_TABLES:
-        digest.update(columns_text("soleflip_bi.cleaned", f"sql/{table}").encode())
     return digest.hexdigest()[:16]
 
 
-def apply_cleaned_layer(conn: psycopg.Connection) -> None:
-    """Create or replace the cleaned layer in one transaction (idempotent)."""
+def apply_cleaned_layer(conn: psycopg.Connection) -> list[str]:
+    """Create or replace the cleaned layer in one transaction (idempotent); return what an
+    upgrade of an older release's data changed, one line each, for the caller to show.
+
+    Raises RatesUpgradeBlocked (one sentence, nothing changed) when an older release's
+    rates table cannot be upgraded without dropping someone else's object."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtextextended('soleflip_bi:cleaned', 0))")
+        fixed = take_fixed_rates(conn, REPLACEABLE_VIEWS)
         for name, text in cleaned_sql_files():
             if name.startswith("02"):
                 _drop_outdated_facts_table(conn, "stock_facts", "stock_facts_live")
@@ -71,9 +75,9 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
                 if _drop_outdated_facts_table(conn, "stock_with_sales", "stock_with_sales_live"):
                     _apply_file(conn, text)  # again, with the live view's columns
                 create_rollups(conn, STOCK)
-        for table in DOCUMENTED_TABLES:
-            comment_on_columns(conn, "analytics", table, documented_columns(table))
+        describe_stored_tables(conn)
         load_shipped_rates_if_empty(conn)
+        notes = keep_shop_rates(conn, fixed).notes() if fixed is not None else []
         _install_change_capture_if_allowed(conn)
         conn.execute(
             "insert into analytics.reporting_setting (name, value) values "
@@ -81,6 +85,7 @@ def apply_cleaned_layer(conn: psycopg.Connection) -> None:
             "on conflict (name) do update set value = excluded.value",
             (settings.shop_timezone(), cleaned_layer_hash()),
         )
+    return notes
 
 
 def _apply_file(conn: psycopg.Connection, text: str) -> None:
@@ -149,8 +154,9 @@ def _drop_outdated_facts_table(conn: psycopg.Connection, table: str, live: str) 
     return not same
 
 
-def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:
-    """Apply the cleaned layer if it is missing or older than the code; return if applied.
+def ensure_cleaned_layer(conn: psycopg.Connection) -> list[str] | None:
+    """Apply the cleaned layer if it is missing or older than the code; return None when it
+    was current, else what an upgrade changed (``apply_cleaned_layer``; usually nothing).
 
     Every view refresh calls this, so a view can be refreshed on a fresh database and a
     changed time zone setting takes effect without a separate step.
@@ -158,9 +164,24 @@ def ensure_cleaned_layer(conn: psycopg.Connection) -> bool:
     current = cleaned_layer_current(conn)
     conn.commit()
     if current:
-        return False
-    apply_cleaned_layer(conn)
-    return True
+        try:
+            with conn.transaction():
+                describe_stored_tables(conn)
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # a role that does not own the facts (a reader): the refresh role sets them
+        return None
+    return apply_cleaned_layer(conn)
+
+
+def describe_stored_tables(conn: psycopg.Connection) -> tuple[str, ...]:
+    """Set the column comments of the stored facts where they differ from their
+    ``.columns.toml`` (in place: descriptions are not part of the layer's hash, so a
+    corrected one rebuilds nothing); return the columns set, as ``table.column``."""
+    return tuple(
+        f"{table}.{column}"
+        for table in DOCUMENTED_TABLES
+        for column in comment_on_columns(conn, "analytics", table, documented_columns(table))
+    )
 
 
 def cleaned_layer_current(conn: psycopg.Connection) -> bool:

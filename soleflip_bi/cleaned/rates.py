@@ -5,7 +5,8 @@ per euro). A load writes only what differs: a new day is inserted, a corrected r
 updated, an equal one left alone, and a rate the file does not mention is kept (a file
 may cover one month). Each written row is logged to ``soleflip_bi.changed_rate`` by the
 table's triggers, so the next maintenance re-converts exactly the sales those rates apply
-to (``facts.py``).
+to (``facts.py``), and prunes the log once it has; the change-log stream ``rates`` makes
+the source-changes sensor refresh every view in euros in one run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from soleflip_bi.sources.ecb_rates import RateFile, shipped_history
 
 # A rate older than this many days before the newest sale of its currency is stale.
 STALE_AFTER_DAYS = 7
+# The transaction lock the rates' trigger takes for every writer (01_reference_data.sql).
+RATES_LOCK = "soleflip_bi:currency_rate"
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,13 @@ class StaleRate:
 
 
 def load_rates(conn: psycopg.Connection, rates: RateFile) -> RatesLoaded:
-    """Write the rates of ``rates`` that are new or differ, in one transaction."""
+    """Write the rates of ``rates`` that are new or differ, in one transaction.
+
+    Two loads at once (or a load and a DBA's update) are serialized by the table's
+    trigger, which takes ``RATES_LOCK`` after each statement: the second writer's spread of
+    the days waits for the first to commit and then sees its rows. The lock is taken there
+    and not before the insert, so a writer never holds it while waiting for rows another
+    holds (no deadlock); ON CONFLICT compares with the committed rates either way."""
     with conn.transaction():
         conn.execute("drop table if exists pg_temp.soleflip_rate_load")
         conn.execute(
@@ -80,9 +89,6 @@ def load_rates(conn: psycopg.Connection, rates: RateFile) -> RatesLoaded:
             """,
             (rates.source,),
         ).fetchone()
-        conn.execute(
-            "delete from soleflip_bi.changed_rate where changed_at < now() - interval '2 days'"
-        )
     inserted, changed = int(written[0]), int(written[1])
     return RatesLoaded(
         rates.source,

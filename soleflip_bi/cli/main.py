@@ -12,6 +12,7 @@ import sys
 
 import psycopg
 
+from soleflip_bi.cleaned.rates_upgrade import RatesUpgradeBlocked
 from soleflip_bi.cli import dashboards, db, demo, migrate, rates, views
 from soleflip_bi.cli.demo import DemoRefused
 from soleflip_bi.dashboards.export import ExportFailed
@@ -33,6 +34,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     RefreshFailed,
     RefreshWaitError,
     PgCronError,
+    RatesUpgradeBlocked,
     PushFailed,
     EditedInMetabase,
     UnsupportedMetabase,

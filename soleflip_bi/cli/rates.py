@@ -28,20 +28,25 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_load(args: argparse.Namespace) -> int:
     rates = read_rates_file(args.file) if args.file else shipped_history()
     with connect() as conn:
-        ensure_cleaned_layer(conn)
+        _print_upgrade(ensure_cleaned_layer(conn))
         loaded = load_rates(conn, rates)
     print(f"loaded {loaded.summary()}")
     if loaded.inserted or loaded.changed:
         print(
-            "  the next refresh run re-converts the sales these rates apply to "
-            "(now: soleflip-bi views refresh --all)"
+            "  the source-changes sensor refreshes every view in euros in one run "
+            "(without Dagster running: soleflip-bi views refresh --all)"
         )
     return 0
 
 
+def _print_upgrade(notes: list[str] | None) -> None:
+    for note in notes or []:
+        print(note)
+
+
 def run_status(_args: argparse.Namespace) -> int:
     with connect() as conn:
-        ensure_cleaned_layer(conn)
+        _print_upgrade(ensure_cleaned_layer(conn))
         newest = newest_rates(conn)
         stale = {rate.currency: rate for rate in stale_rates(conn)}
     if not newest:

@@ -95,6 +95,11 @@ def show_status(args: argparse.Namespace) -> int:
         print(f"{s.view_name:<32} {s.tier:<7} {rows:>9} {size:>9}  {current:<10} {last}")
         for finding in s.drift + s.scheduled_outside:
             print(f"  drift: {finding}")
+        if s.descriptions_pending:
+            print(
+                f"  descriptions: {len(s.descriptions_pending)} differ from the registry "
+                f"({_named(s.descriptions_pending)}); the next refresh sets them in place"
+            )
     drifted = [s.view_name for s in statuses if s.drift]
     if drifted:
         print(
@@ -179,3 +184,8 @@ def run_drop(args: argparse.Namespace) -> int:
         existed = drop_view(conn, spec)
     print(f"dropped {spec.name}" if existed else f"{spec.name} did not exist")
     return 0
+
+
+def _named(names: list[str], shown: int = 3) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")

@@ -13,18 +13,21 @@ from psycopg import sql
 
 
 class Source(StrEnum):
-    """A change stream a sensor watches; a view lists the ones that should refresh it."""
+    """A change stream the sensor watches; a view lists the ones that should refresh it."""
 
     ORDERS = "orders"
     INVENTORY = "inventory"
+    # The exchange rates (analytics.currency_rate, the cleaned layer's reference data),
+    # whoever writes them: `soleflip-bi rates load`, a DBA's UPDATE, the shop's own job.
+    # The days and currencies changed go to soleflip_bi.changed_rate as well. Every view
+    # reading the order facts is refreshed on it (``ViewSpec.watches``).
+    RATES = "rates"
 
 
 # Dimension tables write to this stream: no sensor watches it, but a view is only skipped
 # as unchanged when none of its tables, dimensions included, changed since its refresh.
 CATALOG_STREAM = "catalog"
-# The exchange rates (analytics.currency_rate) write to this stream, and the days and
-# currencies they changed to soleflip_bi.changed_rate: no sensor watches it either.
-RATES_STREAM = "rates"
+RATES_STREAM = Source.RATES
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
 STREAMS: tuple[str, ...] = (*Source, CATALOG_STREAM)
 
 
-def watched_table(source: Source) -> SourceTable:
-    """The table whose writes make up a sensor's change stream."""
-    return next(table for table in SOURCE_TABLES if table.stream == source)
+def watched_table(source: Source) -> SourceTable | None:
+    """The source table whose writes make up a change stream (None for the rates, which
+    are the cleaned layer's own table, not a source Dagster observes)."""
+    return next((table for table in SOURCE_TABLES if table.stream == source), None)

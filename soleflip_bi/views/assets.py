@@ -61,7 +61,7 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
                 metadata={
                     "grain": ", ".join(spec.grain),
                     "tier": spec.tier.value,
-                    "refreshed_on": ", ".join(sorted(s.value for s in spec.refreshed_on))
+                    "refreshed_on": ", ".join(sorted(s.value for s in spec.watches))
                     or "schedule only",
                     "dagster/table_name": f"{ANALYTICS_SCHEMA}.{spec.name}",
                     "dagster/column_schema": column_schema(spec.columns),
@@ -152,6 +152,8 @@ def materialization_metadata(spec: ViewSpec, result: RefreshResult) -> dict[str,
         "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
         "indexes": dg.MetadataValue.json(list(result.indexes)),
         "definition_hash": result.definition_hash,
+        # descriptions this refresh set in place (nothing rebuilt for them)
+        "descriptions_set": dg.MetadataValue.json(list(result.described)),
     }
 
 

@@ -1,11 +1,14 @@
-"""Whether a live view is what the registry says: its kind, query, indexes and column
-comments.
+"""Whether a live view is what the registry says: its kind, query, indexes and comments.
 
 Hand-made changes (an index dropped, a view replaced by a DBA) are found by comparing the
 live relation with the registry entry: the query as PostgreSQL deparses it against the
-registry's SQL deparsed the same way (a temporary view, discarded at once), the marker of
-the definition it was built from, and each index's columns, order, uniqueness and
-partiality. A view that drifted is rebuilt by its next refresh, which repairs it.
+registry's SQL deparsed the same way (a temporary view, discarded at once), the record of
+the build that made it (``definitions.py``), and each index's columns, order, uniqueness
+and partiality. A view that drifted is rebuilt by its next refresh, which repairs it.
+
+Descriptions are not drift: a comment that differs from the registry (edited by hand, or
+a description corrected in a ``.columns.toml``) is put back in place by the next refresh,
+which rebuilds nothing for it (``description_drift``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from soleflip_bi.database.comments import live_column_comments
+from soleflip_bi.database.comments import live_column_comments, live_relation_comment
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.views.definitions import built_from
 from soleflip_bi.views.registry import Index, ViewSpec
 
-COMMENT_PREFIX = "soleflip_bi definition "
 KIND_NAMES = {"r": "table", "v": "view", "m": "materialized view", "p": "table"}
 PROBE = "soleflip_bi_drift_probe"
 
@@ -27,32 +30,35 @@ def drift(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
     when they agree or the view does not exist yet. Changes nothing."""
     relation = f"{ANALYTICS_SCHEMA}.{spec.name}"
     row = conn.execute(
-        "select relkind, obj_description(oid, 'pg_class') from pg_class "
-        "where oid = to_regclass(%s)",
-        (relation,),
+        "select relkind from pg_class where oid = to_regclass(%s)", (relation,)
     ).fetchone()
     if row is None:
         return []
-    kind, comment = row
+    kind = row[0]
     if kind != "m":
         return [f"{relation} is a {KIND_NAMES.get(kind, kind)}, not a materialized view"]
-    if not (comment or "").startswith(COMMENT_PREFIX):
-        return [f"{relation} carries no definition marker (made by hand?)"]
-    if comment.removeprefix(COMMENT_PREFIX) != spec.definition_hash:
+    built = built_from(conn, spec.name)
+    if built is None:
+        return [f"{relation} was not built by soleflip-bi (made by hand?)"]
+    if built.definition_hash != spec.definition_hash:
         return []  # built from an older registry: a definition change, rebuilt by design
     found = []
     if _live_query(conn, relation) != _registry_query(conn, spec):
         found.append("its query is not the registry's SQL (replaced by hand?)")
-    return found + _index_drift(conn, spec, relation) + _comment_drift(conn, spec)
+    return found + _index_drift(conn, spec, relation)
 
 
-def _comment_drift(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
+def description_drift(conn: psycopg.Connection, spec: ViewSpec) -> list[str]:
+    """Which of the view's descriptions differ from the registry ("the view" for its own
+    comment, else column names); the next refresh applies them in place."""
+    if live_relation_comment(conn, ANALYTICS_SCHEMA, spec.name) != spec.description:
+        differ = ["the view"]
+    else:
+        differ = []
     live = live_column_comments(conn, ANALYTICS_SCHEMA, spec.name)
-    changed = [c.name for c in spec.columns if live.get(c.name, "") != c.description]
-    if not changed:
-        return []
-    named = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-    return [f"the comments of {len(changed)} column(s) are not the registry's: {named}"]
+    return differ + [
+        c.name for c in spec.columns if c.name in live and live[c.name] != c.description
+    ]
 
 
 def _live_query(conn: psycopg.Connection, relation: str) -> str:

@@ -7,6 +7,10 @@
 * otherwise                  -> plain ``REFRESH``;
 * nothing it reads changed   -> skipped: no work in PostgreSQL (``bookkeeping/baseline.py``).
 
+Descriptions (the view's comment, its columns' comments) are not part of the definition:
+whatever the mode, skipped included, a description that differs from the registry is set
+in place with ``COMMENT ON`` (``database/comments.py``), so correcting one rebuilds nothing.
+
 Every path runs in one transaction behind a per-view advisory lock, so two refreshes of a
 view never overlap and a failure (timeout, killed backend, bad SQL) rolls back to the
 previous, still readable contents.
@@ -32,13 +36,14 @@ from soleflip_bi.bookkeeping.baseline import (
 from soleflip_bi.bookkeeping.locks import holding, lock_key, reading_facts
 from soleflip_bi.cleaned.facts import FACTS_NAME, facts_current
 from soleflip_bi.cleaned.layer import cleaned_layer_current
-from soleflip_bi.database.comments import comment_on_columns
+from soleflip_bi.database.comments import comment_on_columns, comment_on_relation
 from soleflip_bi.database.tuning import apply_refresh_settings
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.shared.settings import refresh_log_retention_days
+from soleflip_bi.views.definitions import built_from, forget_build, record_build
 from soleflip_bi.views.dependents import dependents, recreate
 from soleflip_bi.views.dependents import drop as drop_dependents
-from soleflip_bi.views.drift import COMMENT_PREFIX, drift
+from soleflip_bi.views.drift import description_drift, drift
 from soleflip_bi.views.registry import Index, ViewSpec
 
 BUILD_SUFFIX = "__build"
@@ -76,6 +81,8 @@ class RefreshResult:
     columns: tuple[tuple[str, str], ...] = field(default=())
     inspection: object = None
     drift: tuple[str, ...] = ()  # what differed from the registry before this refresh
+    # descriptions set in place by this refresh ("the view" or column names)
+    described: tuple[str, ...] = ()
 
 
 def qualified(name: str) -> sql.Identifier:
@@ -85,7 +92,7 @@ def qualified(name: str) -> sql.Identifier:
 def read_state(conn: psycopg.Connection, name: str) -> ViewState:
     row = conn.execute(
         """
-        select c.relkind, coalesce(m.ispopulated, true), obj_description(c.oid, 'pg_class'),
+        select c.relkind, coalesce(m.ispopulated, true),
                array(select i.relname from pg_index x join pg_class i on i.oid = x.indexrelid
                      where x.indrelid = c.oid order by i.relname)
         from pg_class c
@@ -96,8 +103,9 @@ def read_state(conn: psycopg.Connection, name: str) -> ViewState:
     ).fetchone()
     if row is None:
         return ViewState(exists=False)
-    kind, populated, comment, indexes = row
-    stored_hash = comment.removeprefix(COMMENT_PREFIX) if comment else None
+    kind, populated, indexes = row
+    built = built_from(conn, name)
+    stored_hash = built.definition_hash if built else None
     return ViewState(True, bool(populated), stored_hash, tuple(indexes), kind)
 
 
@@ -154,10 +162,14 @@ def materialize_view(
             # The stored facts are as old as their last rebuild: that is what this view
             # reads, so that is the baseline it records.
             baseline = current_baseline(conn, last_snapshot(conn, FACTS_NAME))
-            if mode in (RefreshMode.CONCURRENT, RefreshMode.SWAP) and unchanged_since_last_refresh(
-                conn, spec.name, spec.definition_hash, baseline
-            ):
-                return _skipped(conn, spec, time.perf_counter() - started)
+            kept = mode in (RefreshMode.CONCURRENT, RefreshMode.SWAP) and (
+                unchanged_since_last_refresh(conn, spec.name, spec.definition_hash, baseline)
+            )
+            described = ()
+            if kept or mode in (RefreshMode.PLAIN, RefreshMode.CONCURRENT):
+                described = describe_in_place(conn, spec)
+            if kept:
+                return _skipped(conn, spec, time.perf_counter() - started, described)
             _apply(conn, spec, mode, state.kind)
             row_count = _row_count(conn, spec.name)
             record_refresh(conn, spec.name, mode.value, spec.definition_hash, row_count, baseline)
@@ -173,7 +185,23 @@ def materialize_view(
         columns=view_columns(conn, spec.name),
         inspection=inspection,
         drift=drifted,
+        described=described,
     )
+
+
+def describe_in_place(conn: psycopg.Connection, spec: ViewSpec) -> tuple[str, ...]:
+    """Set the view's and its columns' comments where they differ from the registry, and
+    record the build of a view an older release marked in its comment; return what was
+    set ("the view", column names)."""
+    built = built_from(conn, spec.name)
+    if built is not None and not built.recorded and built.definition_hash == spec.definition_hash:
+        record_build(conn, spec.name, spec.name, spec.definition_hash)
+    described = (
+        ("the view",)
+        if comment_on_relation(conn, ANALYTICS_SCHEMA, spec.name, spec.description)
+        else ()
+    )
+    return described + comment_on_columns(conn, ANALYTICS_SCHEMA, spec.name, spec.columns)
 
 
 def nothing_to_refresh(
@@ -193,6 +221,9 @@ def nothing_to_refresh(
                 return None
             if not unchanged_since_last_refresh(conn, spec.name, spec.definition_hash, baseline):
                 return None
+            built = built_from(conn, spec.name)
+            if built is None or not built.recorded or description_drift(conn, spec):
+                return None  # a refresh has descriptions (or the record) to write
             results.append(_skipped(conn, spec, 0.0))
         return results
     finally:
@@ -204,6 +235,7 @@ def drop_view(conn: psycopg.Connection, spec: ViewSpec) -> bool:
     with conn.transaction():
         existed = read_state(conn, spec.name).exists
         conn.execute(sql.SQL("drop materialized view if exists {}").format(qualified(spec.name)))
+        forget_build(conn, spec.name)
     return existed
 
 
@@ -236,7 +268,9 @@ def _apply(conn: psycopg.Connection, spec: ViewSpec, mode: RefreshMode, kind: st
         conn.execute(sql.SQL("refresh materialized view {}").format(qualified(spec.name)))
 
 
-def _skipped(conn: psycopg.Connection, spec: ViewSpec, seconds: float) -> RefreshResult:
+def _skipped(
+    conn: psycopg.Connection, spec: ViewSpec, seconds: float, described: tuple[str, ...] = ()
+) -> RefreshResult:
     """The result of a refresh that had nothing to do (figures from the last real one)."""
     row_count = conn.execute(
         "select row_count from soleflip_bi.refresh_log where view_name = %s "
@@ -253,12 +287,13 @@ def _skipped(conn: psycopg.Connection, spec: ViewSpec, seconds: float) -> Refres
         definition_hash=spec.definition_hash,
         indexes=state.indexes,
         columns=view_columns(conn, spec.name),
+        described=described,
     )
 
 
 def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
-    """Create ``relation`` from the view's SQL, populated, with every index, the marker and
-    the column comments (a swap renames the copy, so they come with it)."""
+    """Create ``relation`` from the view's SQL, populated, with every index, the record of
+    the build and the comments (a swap renames the copy, so they come with it)."""
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ANALYTICS_SCHEMA)))
     conn.execute(
         sql.SQL("create materialized view {} as {} with data").format(
@@ -268,11 +303,8 @@ def _build(conn: psycopg.Connection, spec: ViewSpec, relation: str) -> None:
     )
     for index in spec.indexes:
         conn.execute(index_ddl(index, relation, _index_name(index, relation, spec.name)))
-    conn.execute(
-        sql.SQL("comment on materialized view {} is {}").format(
-            qualified(relation), sql.Literal(COMMENT_PREFIX + spec.definition_hash)
-        )
-    )
+    record_build(conn, spec.name, relation, spec.definition_hash)
+    comment_on_relation(conn, ANALYTICS_SCHEMA, relation, spec.description)
     comment_on_columns(conn, ANALYTICS_SCHEMA, relation, spec.columns)
 
 

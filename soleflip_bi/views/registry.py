@@ -12,7 +12,7 @@ from enum import StrEnum
 from importlib import resources
 
 from soleflip_bi.shared.catalogue import Source
-from soleflip_bi.shared.columns import Column, columns_text, load_columns
+from soleflip_bi.shared.columns import Column, load_columns
 from soleflip_bi.shared.tags import FULL_RECOUNT_TIER
 
 
@@ -61,6 +61,15 @@ class ViewSpec:
     swap_refresh: bool = False
 
     @property
+    def watches(self) -> frozenset[Source]:
+        """The change streams that refresh the view: ``refreshed_on``, and the exchange
+        rates for every view that reads the order facts. Their amounts are euros at the
+        rate of each sale's day, so a rate change reaches all of them in one run, and the
+        views' revenue totals never disagree over a rate (SPEC §3)."""
+        rates = {Source.RATES} if CleanedView.ORDER_FACTS in self.reads else set()
+        return self.refreshed_on | rates
+
+    @property
     def sql(self) -> str:
         return resources.files("soleflip_bi.views").joinpath("sql", f"{self.name}.sql").read_text()
 
@@ -75,12 +84,12 @@ class ViewSpec:
 
     @property
     def definition_hash(self) -> str:
-        """Hash of the SQL, the indexes and the column descriptions: the asset's code version
-        and the stored marker (a new description is written by the next rebuild)."""
+        """Hash of the SQL and the indexes: the asset's code version, and what a build
+        records (``views/definitions.py``). Descriptions are left out: the next refresh
+        sets a changed one in place, and nothing is rebuilt for it."""
         digest = hashlib.sha256(self.sql.encode())
         for index in self.indexes:
             digest.update(repr(index).encode())
-        digest.update(columns_text("soleflip_bi.views", f"sql/{self.name}").encode())
         return digest.hexdigest()[:16]
 
 
@@ -278,4 +287,4 @@ def views_in_tier(tier: Tier) -> list[ViewSpec]:
 
 
 def views_refreshed_on(source: Source) -> list[ViewSpec]:
-    return [view for view in VIEWS if source in view.refreshed_on]
+    return [view for view in VIEWS if source in view.watches]

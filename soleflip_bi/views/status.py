@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
-from soleflip_bi.views.drift import drift
+from soleflip_bi.views.drift import description_drift, drift
 from soleflip_bi.views.materialize import qualified, read_state, view_columns
 from soleflip_bi.views.pg_cron import CronPlan, outside_refreshes
 from soleflip_bi.views.registry import ViewSpec
@@ -28,6 +28,8 @@ class ViewStatus:
     definition_up_to_date: bool
     column_count: int
     drift: list[str]  # what differs from the registry (repaired by the next refresh)
+    # descriptions that differ ("the view", column names): set in place by the next refresh
+    descriptions_pending: list[str]
     # refreshes scheduled outside soleflip-bi (pg_cron jobs): drift no refresh repairs
     scheduled_outside: list[str]
 
@@ -63,6 +65,7 @@ def view_status(
         definition_up_to_date=state.exists and state.definition_hash == spec.definition_hash,
         column_count=len(view_columns(conn, spec.name)),
         drift=drift(conn, spec) if state.exists else [],
+        descriptions_pending=description_drift(conn, spec) if state.exists else [],
         scheduled_outside=outside_refreshes(cron, spec.name),
     )
 

@@ -18,15 +18,8 @@ on conflict (name) do nothing;
 -- time zone (a Saturday takes Friday's); EUR, the reporting currency, needs no rate. An
 -- order in a currency with no rate on or before its date is rejected, never guessed.
 -- Loaded from ECB's shipped history on set-up and by `soleflip-bi rates load FILE`.
-do $$
-begin
-    if exists (select from information_schema.columns
-               where table_schema = 'analytics' and table_name = 'currency_rate'
-                 and column_name = 'rate_to_reporting') then
-        drop table analytics.currency_rate cascade;  -- one fixed rate per currency
-    end if;
-end
-$$;
+-- An older release's table of one fixed rate per currency is upgraded before this file
+-- runs, keeping the shop's own rates (cleaned/rates_upgrade.py).
 create table if not exists analytics.currency_rate (
     currency  text not null check (currency ~ '^[A-Z]{3}$' and currency <> 'EUR'),
     rate_date date not null,
@@ -99,6 +92,9 @@ language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
     changed bigint;
 begin
+    -- One writer of rates at a time (cleaned/rates.py RATES_LOCK): the spread below
+    -- deletes and re-inserts a currency's days, which two writers at once would collide on.
+    perform pg_advisory_xact_lock(hashtextextended('soleflip_bi:currency_rate', 0));
     if tg_op = 'INSERT' then
         insert into soleflip_bi.changed_rate (currency, rate_date)
         select currency, rate_date from new_rates;
