@@ -90,6 +90,7 @@ def _oid(conn: psycopg.Connection, name: str) -> int:
 def test_a_comment_changed_by_hand_is_set_back_in_place(built_shop: str) -> None:
     product = get_view("metabase_product_performance")
     with psycopg.connect(built_shop) as conn:
+        refresh_order_facts(conn)  # what the other tests changed, taken in
         materialize_view(conn, product)
         oid = _oid(conn, product.name)
         conn.execute("comment on column analytics.metabase_product_performance.avg_roi is null")
@@ -126,6 +127,7 @@ def test_a_description_edited_in_its_file_rebuilds_nothing(built_shop: str, monk
         return text
 
     with psycopg.connect(built_shop) as conn:
+        refresh_order_facts(conn)  # what the other tests changed, taken in
         materialize_view(conn, brand)
         oid = _oid(conn, brand.name)
         monkeypatch.setattr(columns, "columns_text", edited)
