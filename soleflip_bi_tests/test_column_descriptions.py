@@ -122,8 +122,7 @@ def test_a_description_edited_in_its_file_rebuilds_nothing(built_shop: str, monk
     def edited(package: str, stem: str) -> str:
         text = original(package, stem)
         if stem.endswith(("metabase_brand_analytics", "order_facts")):
-            first = text.split("[columns]\n", 1)[1].split(" = ", 1)[0]
-            text = text.replace(f'\n{first} = "', f'\n{first} = "Corrected: ', 1)
+            text = text.replace('description = "', 'description = "Corrected: ', 1)
         return text
 
     with psycopg.connect(built_shop) as conn:

@@ -25,7 +25,7 @@ from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.views.assets import view_asset_key
-from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn
+from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn, configure
 from soleflip_bi_tests.support.shop import new_shop
 
 CARDS_PER_DASHBOARD = {d.title: len(d.cards) for d in DASHBOARDS}
@@ -54,15 +54,7 @@ def metabase(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     key where the release has them, a login before."""
     standin = MetabaseStandIn(release=getattr(request, "param", 50))
     with standin.running():
-        for name in ("METABASE_USER", "METABASE_PASSWORD", "METABASE_DB_USER", "METABASE_DB_HOST"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("METABASE_URL", standin.url)
-        if standin.release >= 49:
-            monkeypatch.setenv("METABASE_API_KEY", standin.api_key)
-        else:
-            monkeypatch.delenv("METABASE_API_KEY", raising=False)
-            monkeypatch.setenv("METABASE_USER", standin.user)
-            monkeypatch.setenv("METABASE_PASSWORD", standin.password)
+        configure(standin, monkeypatch)
         yield standin
 
 

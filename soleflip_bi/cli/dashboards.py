@@ -8,6 +8,7 @@ from pathlib import Path
 
 from soleflip_bi.dashboards.config import MetabaseConfig
 from soleflip_bi.dashboards.export import dashboard_document, export_dashboards
+from soleflip_bi.dashboards.metadata_push import push_metadata, read_plan
 from soleflip_bi.dashboards.provision import plan_dashboards, push_dashboards
 from soleflip_bi.dashboards.sync import DEFAULT_SYNC_TIMEOUT_SECONDS
 from soleflip_bi.dashboards.templates import DASHBOARDS, get_dashboard
@@ -51,6 +52,28 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="seconds to wait for Metabase to sync the analytics views",
     )
     push.set_defaults(run=run_push)
+
+    metadata = sub.add_parser(
+        "metadata",
+        help="Metabase's data model from the registry: each view's and column's display "
+        "name, description, semantic type and visibility",
+    )
+    steps = metadata.add_subparsers(dest="step", required=True)
+    metadata_plan = steps.add_parser(
+        "plan", help="what push would write (exit 0: nothing, 2: changes pending, 1: error)"
+    )
+    metadata_plan.set_defaults(run=run_metadata_plan, error_status=1)
+    metadata_push = steps.add_parser("push", help="write what differs (idempotent)")
+    metadata_push.add_argument(
+        "--force", action="store_true", help="overwrite values edited in Metabase"
+    )
+    metadata_push.add_argument(
+        "--sync-timeout",
+        type=float,
+        default=DEFAULT_SYNC_TIMEOUT_SECONDS,
+        help="seconds to wait for Metabase to sync a view or column it does not know yet",
+    )
+    metadata_push.set_defaults(run=run_metadata_push)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -123,4 +146,33 @@ def run_push(args: argparse.Namespace) -> int:
     )
     for name in report.dashboard_ids:
         print(f"  {name}: {report.dashboard_url(name)}")
+    return 0
+
+
+def run_metadata_plan(args: argparse.Namespace) -> int:
+    config = MetabaseConfig.from_env()
+    plan = read_plan(config, resolve_database_url())
+    for change in plan.changes:
+        print(f"  {change.line()}")
+    print(
+        f"{config.url}: {len(plan.pending)} table(s) and field(s) to write, "
+        f"{len(plan.edited)} edited in Metabase (kept; --force overwrites), "
+        f"{plan.unchanged} unchanged"
+    )
+    return 2 if plan.pending else 0
+
+
+def run_metadata_push(args: argparse.Namespace) -> int:
+    config = MetabaseConfig.from_env()
+    report = push_metadata(
+        config, resolve_database_url(), force=args.force, sync_timeout=args.sync_timeout
+    )
+    for line in report.progress.lines():
+        if not line.startswith("found "):
+            print(f"  {line}")
+    print(
+        f"{config.url} (Metabase {report.version}): {len(report.plan.pending)} written, "
+        f"{len(report.plan.edited)} edited in Metabase and kept, "
+        f"{report.plan.unchanged} unchanged"
+    )
     return 0

@@ -55,16 +55,17 @@ def record_stamps(
     pushed: Mapping[tuple[str, int], tuple[str, str]],
     *,
     complete: bool,
+    models: tuple[str, ...] = ("card", "dashboard"),
 ) -> None:
-    """Record ``stamps``; ``complete`` (a push that finished) also forgets every object not
-    among them, which is no longer managed. A push that stopped part-way records what it
-    did, so that its own writes are never taken for edits made in Metabase.
+    """Record ``stamps``; ``complete`` (a push that finished) also forgets every object of
+    ``models`` not among them, which is no longer managed. A push that stopped part-way
+    records what it did, so that its own writes are never taken for edits made in Metabase.
 
     When the record cannot be written, a finished push says so in one sentence; a push
     that stopped keeps its own error, which says more.
     """
     try:
-        _write(database_url, metabase_url, pushed, complete)
+        _write(database_url, metabase_url, pushed, complete, models)
     except psycopg.Error as exc:
         if complete:
             raise LedgerNotWritten(
@@ -79,13 +80,15 @@ def _write(
     metabase_url: str,
     pushed: Mapping[tuple[str, int], tuple[str, str]],
     complete: bool,
+    models: tuple[str, ...],
 ) -> None:
     with psycopg.connect(database_url) as conn:
         ensure_bookkeeping(conn)
-        if complete:
+        if complete:  # the dashboards' push and the metadata push each forget their own
             conn.execute(
-                "delete from soleflip_bi.metabase_pushed where metabase_url = %s",
-                (metabase_url,),
+                "delete from soleflip_bi.metabase_pushed "
+                "where metabase_url = %s and model = any(%s)",
+                (metabase_url, list(models)),
             )
         with conn.cursor() as cursor:
             cursor.executemany(

@@ -73,6 +73,27 @@ DATABASE_KEYS = {
 }  # fmt: skip
 
 
+# PUT /api/table/:id and PUT /api/field/:id: the keys each accepts, as the endpoint schemas
+# declare them (src/metabase/api/table.clj and field.clj; the later namespaces keep them),
+# and the values of the enumerations they check.
+TABLE_KEYS = {
+    "display_name", "description", "visibility_type", "entity_type", "caveats",
+    "points_of_interest", "show_in_getting_started", "field_order",
+}  # fmt: skip
+TABLE_VISIBILITY = ("hidden", "technical", "cruft")
+FIELD_KEYS = {
+    "display_name", "description", "semantic_type", "visibility_type", "fk_target_field_id",
+    "has_field_values", "coercion_strategy", "caveats", "points_of_interest", "settings",
+    "nfc_path", "json_unfolding",
+}  # fmt: skip
+FIELD_VISIBILITY = ("normal", "details-only", "sensitive", "retired")
+SEMANTIC_TYPES = {
+    "type/PK", "type/FK", "type/Currency", "type/Percentage", "type/Quantity",
+    "type/Category", "type/Name", "type/City", "type/Country", "type/State", "type/Title",
+    "type/Description", "type/Score", "type/Price", "type/Discount", "type/Income",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -247,6 +268,8 @@ class MetabaseStandIn:
             ("GET", r"/api/dashboard/(\d+)", self._get_dashboard),
             ("PUT", r"/api/dashboard/(\d+)", self._update_dashboard),
             ("POST", r"/api/cache/invalidate", self._invalidate_cache),
+            ("PUT", r"/api/table/(\d+)", self._update_table),
+            ("PUT", r"/api/field/(\d+)", self._update_field),
         ]
 
     def _authenticated(self, headers) -> dict[str, Any] | None:
@@ -368,22 +391,105 @@ class MetabaseStandIn:
             details = self.databases[database_id]["details"]
             tables = _read_schema(details)
             with self._lock:
+                known = {t["id"]: t for t in self.tables[database_id]}
                 self.tables[database_id] = [
-                    self._table(database_id, schema, name, columns)
-                    for (schema, name), columns in sorted(tables.items())
+                    self._table(database_id, schema, name, relation, known)
+                    for (schema, name), relation in sorted(tables.items())
                 ]
 
         threading.Thread(target=sync, daemon=True).start()
 
-    def _table(self, database_id: int, schema: str, name: str, columns: list[tuple[str, str]]):
+    def _table(self, database_id: int, schema: str, name: str, relation, known):
+        """A table as a sync leaves it. What it reads from PostgreSQL goes only where the
+        value is blank: a table's description from its comment and a field's from the
+        column comment, "only sync comment if old value was blank"
+        (src/metabase/sync/sync_metadata/fields/sync_metadata.clj, tables.clj); the
+        PostgreSQL driver's describe-fields-sql selects no comment for the columns of a
+        materialized view (relkind 'm', src/metabase/driver/postgres.clj). Display names are
+        humanized once, when the table or field is new (sync_instances.clj
+        insert-new-fields! with humanization), and a semantic type is guessed from the name
+        only for a new field (src/metabase/analyze/classifiers/name.clj); later syncs keep
+        whatever an admin or a push set."""
         table_id = self._field_id(database_id, schema, name, "")
-        fields = [
-            {"id": self._field_id(database_id, schema, name, column), "name": column,
-             "table_id": table_id, "database_type": data_type, "base_type": "type/*"}
-            for column, data_type in columns
-        ]  # fmt: skip
+        old = known.get(table_id)
+        old_fields = {f["name"]: f for f in (old or {}).get("fields") or []}
+        fields = []
+        for column, data_type, comment in relation["columns"]:
+            field_id = self._field_id(database_id, schema, name, column)
+            if column in old_fields:
+                kept = {**old_fields[column], "database_type": data_type}
+                if not kept.get("description") and relation["kind"] != "m":
+                    kept["description"] = comment
+                fields.append(kept)
+                continue
+            fields.append(
+                {"id": field_id, "name": column, "table_id": table_id,
+                 "database_type": data_type, "base_type": "type/*",
+                 "display_name": column.replace("_", " ").title(),
+                 "description": comment if relation["kind"] != "m" else None,
+                 "semantic_type": _guessed_type(column), "fk_target_field_id": None,
+                 "visibility_type": "normal", "settings": None}
+            )  # fmt: skip
+        if old is not None:
+            return {**old, "fields": fields,
+                    "description": old.get("description") or relation["comment"]}  # fmt: skip
         return {"id": table_id, "db_id": database_id, "schema": schema, "name": name,
-                "display_name": name.replace("_", " ").title(), "fields": fields}  # fmt: skip
+                "display_name": name.replace("_", " ").title(), "fields": fields,
+                "description": relation["comment"], "visibility_type": None}  # fmt: skip
+
+    def _update_table(self, table_id: int, *, query, body) -> dict[str, Any]:
+        self._require_admin()
+        _closed(body, TABLE_KEYS)
+        table = self._find_table(table_id)
+        if body.get("visibility_type") not in (None, *TABLE_VISIBILITY):
+            raise StandInError(400, {"errors": {"visibility_type": "invalid value"}})
+        table.update(copy.deepcopy(body))
+        return {k: copy.deepcopy(v) for k, v in table.items() if k != "fields"}
+
+    def _update_field(self, field_id: int, *, query, body) -> dict[str, Any]:
+        self._require_admin()
+        _closed(body, FIELD_KEYS)
+        stored = self._find_field(field_id)
+        semantic = body.get("semantic_type", stored.get("semantic_type"))
+        if semantic is not None and semantic not in SEMANTIC_TYPES:
+            raise StandInError(400, {"errors": {"semantic_type": "invalid semantic type"}})
+        if body.get("visibility_type", "normal") not in FIELD_VISIBILITY:
+            raise StandInError(400, {"errors": {"visibility_type": "invalid value"}})
+        target = body.get("fk_target_field_id")
+        if target is not None:
+            self._find_field(target)
+        stored.update(copy.deepcopy(body))
+        if stored.get("semantic_type") != "type/FK":
+            # Leaving type/FK clears the target (removed-fk-semantic-type? in the field API
+            # namespace: "clear-dimension-on-fk-change!" and fk_target_field_id nil).
+            stored["fk_target_field_id"] = None
+        return copy.deepcopy(stored)
+
+    def _find_table(self, table_id: int) -> dict[str, Any]:
+        for tables in self.tables.values():
+            for table in tables:
+                if table["id"] == table_id:
+                    return table
+        raise StandInError(404, "Not found.")
+
+    def _find_field(self, field_id: int) -> dict[str, Any]:
+        for tables in self.tables.values():
+            for table in tables:
+                for column in table["fields"]:
+                    if column["id"] == field_id:
+                        return column
+        raise StandInError(404, "Not found.")
+
+    def analyst_edits_field(self, table: str, column: str, **changes: Any) -> None:
+        """What an analyst does in Admin > Table Metadata: the field is saved with new
+        values (Metabase keeps no editor or revision for fields)."""
+        with self._lock:
+            for tables in self.tables.values():
+                for t in tables:
+                    if t["name"] == table:
+                        next(f for f in t["fields"] if f["name"] == column).update(changes)
+                        return
+        raise KeyError(table)
 
     def _field_id(self, database_id: int, schema: str, table: str, column: str) -> int:
         key = (database_id, schema, table, column)
@@ -609,8 +715,35 @@ def _mbql5(query: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _read_schema(details: dict[str, Any]) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """What a Metabase sync sees: tables, views and materialized views of included schemas."""
+def configure(standin: MetabaseStandIn, monkeypatch) -> None:
+    """Point the project's Metabase settings at ``standin``: an API key where the release
+    has them, a user and password before."""
+    for name in ("METABASE_USER", "METABASE_PASSWORD", "METABASE_DB_USER", "METABASE_DB_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("METABASE_URL", standin.url)
+    if standin.release >= 49:
+        monkeypatch.setenv("METABASE_API_KEY", standin.api_key)
+    else:
+        monkeypatch.delenv("METABASE_API_KEY", raising=False)
+        monkeypatch.setenv("METABASE_USER", standin.user)
+        monkeypatch.setenv("METABASE_PASSWORD", standin.password)
+
+
+def _guessed_type(column: str) -> str | None:
+    """The name-based guess of a new field's semantic type (a few of the patterns of
+    src/metabase/analyze/classifiers/name.clj)."""
+    if column == "id":
+        return "type/PK"
+    if column in ("city", "country", "state"):
+        return f"type/{column.title()}"
+    if column.endswith("name"):
+        return "type/Name"
+    return None
+
+
+def _read_schema(details: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """What a Metabase sync sees: tables, views and materialized views of included schemas,
+    each with its kind (relkind), its comment and its columns' types and comments."""
     patterns = [p.strip() for p in details.get("schema-filters-patterns", "*").split(",")]
     with psycopg.connect(
         host=details["host"], port=details["port"], dbname=details["dbname"],
@@ -618,7 +751,9 @@ def _read_schema(details: dict[str, Any]) -> dict[tuple[str, str], list[tuple[st
     ) as conn:  # fmt: skip
         rows = conn.execute(
             """
-            select n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+            select n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                   c.relkind::text, obj_description(c.oid, 'pg_class'),
+                   col_description(c.oid, a.attnum)
             from pg_class c
             join pg_namespace n on n.oid = c.relnamespace
             join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -626,10 +761,13 @@ def _read_schema(details: dict[str, Any]) -> dict[tuple[str, str], list[tuple[st
             order by n.nspname, c.relname, a.attnum
             """
         ).fetchall()
-    tables: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for schema, table, column, data_type in rows:
+    tables: dict[tuple[str, str], dict[str, Any]] = {}
+    for schema, table, column, data_type, kind, comment, column_comment in rows:
         if any(fnmatch.fnmatch(schema, pattern) for pattern in patterns):
-            tables.setdefault((schema, table), []).append((column, data_type))
+            relation = tables.setdefault(
+                (schema, table), {"kind": kind, "comment": comment, "columns": []}
+            )
+            relation["columns"].append((column, data_type, column_comment))
     return tables
 
 

@@ -1,0 +1,137 @@
+"""Metabase's data model from the registry (`dashboards metadata plan | push`), against the
+stand-in of three Metabase releases: every view's and column's display name, description,
+semantic type and visibility written; a second push writes nothing; an analyst's edit in
+Table Metadata is reported and kept, and overwritten only with --force."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from soleflip_bi.cli.main import main
+from soleflip_bi.dashboards.metadata import SEMANTIC_TYPES, display_name
+from soleflip_bi.views.registry import VIEWS, get_view
+from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn, configure
+from soleflip_bi_tests.support.shop import new_shop
+
+
+@pytest.fixture(scope="module")
+def analytics_url() -> Iterator[str]:
+    with new_shop(orders=300, seed=21) as url:
+        yield url
+
+
+@pytest.fixture(params=[48, 53, 57])
+def metabase(request, monkeypatch, analytics_url: str, use_database) -> Iterator[MetabaseStandIn]:
+    use_database(analytics_url)
+    standin = MetabaseStandIn(release=request.param, sync_delay=0.05)
+    with standin.running():
+        configure(standin, monkeypatch)
+        yield standin
+
+
+def _tables(metabase: MetabaseStandIn) -> dict[str, dict]:
+    [tables] = metabase.tables.values()
+    return {t["name"]: t for t in tables if t["schema"] == "analytics"}
+
+
+def _field(metabase: MetabaseStandIn, view: str, column: str) -> dict:
+    return next(f for f in _tables(metabase)[view]["fields"] if f["name"] == column)
+
+
+def _writes(metabase: MetabaseStandIn) -> list[str]:
+    return [c.path for c in metabase.mutations() if c.path.startswith(("/api/table", "/api/field"))]
+
+
+def test_a_push_writes_every_meaning_and_a_second_writes_nothing(
+    metabase: MetabaseStandIn, capsys
+) -> None:
+    assert main(["dashboards", "metadata", "push"]) == 0
+    tables = _tables(metabase)
+    ids = {(t["name"], f["name"]): f["id"] for t in tables.values() for f in t["fields"]}
+    for spec in VIEWS:
+        table = tables[spec.name]
+        assert table["description"] == spec.description
+        assert table["display_name"] == display_name(spec.name.removeprefix("metabase_"))
+        for column in spec.columns:
+            field = _field(metabase, spec.name, column.name)
+            assert field["description"] == column.description, (spec.name, column.name)
+            assert field["display_name"] == display_name(column.name)
+            if column.references:
+                view, target = column.references.split(".")
+                assert field["semantic_type"] == "type/FK"
+                assert field["fk_target_field_id"] == ids[(view, target)]
+            else:
+                assert field["semantic_type"] == SEMANTIC_TYPES.get(column.semantic or "")
+    brand = "metabase_brand_analytics"
+    assert _field(metabase, brand, "total_revenue")["semantic_type"] == "type/Currency"
+    assert _field(metabase, brand, "total_revenue")["settings"] == {"currency": "EUR"}
+    assert _field(metabase, brand, "market_share_pct")["semantic_type"] == "type/Percentage"
+    assert _field(metabase, brand, "brand_id")["semantic_type"] == "type/PK"
+    product = "metabase_product_performance"
+    assert _field(metabase, product, "brand_id")["fk_target_field_id"] == ids[(brand, "brand_id")]
+    assert _field(metabase, "metabase_customer_geography", "city")["semantic_type"] == "type/City"
+    written = len(_writes(metabase))
+    assert written > len(VIEWS) * 5
+    capsys.readouterr()
+
+    assert main(["dashboards", "metadata", "plan"]) == 0
+    assert main(["dashboards", "metadata", "push"]) == 0
+    assert len(_writes(metabase)) == written  # nothing written the second time
+    assert "0 written" in capsys.readouterr().out
+
+
+def test_an_analysts_edit_is_reported_and_kept_unless_forced(
+    metabase: MetabaseStandIn, capsys
+) -> None:
+    view = "metabase_brand_analytics"
+    assert main(["dashboards", "metadata", "push"]) == 0
+    metabase.analyst_edits_field(view, "total_revenue", description="Revenue as finance counts it")
+    ours = next(c.description for c in get_view(view).columns if c.name == "total_revenue")
+    capsys.readouterr()
+
+    assert main(["dashboards", "metadata", "plan"]) == 0  # nothing of ours is pending
+    out = capsys.readouterr().out
+    assert (
+        f"analytics.{view}.total_revenue: description (edited in Metabase since the last "
+        "push: kept)"
+    ) in out
+    assert main(["dashboards", "metadata", "push"]) == 0
+    assert "1 edited in Metabase and kept" in capsys.readouterr().out
+    assert _field(metabase, view, "total_revenue")["description"] == "Revenue as finance counts it"
+    assert main(["dashboards", "metadata", "push"]) == 0  # still kept the next time
+    assert _field(metabase, view, "total_revenue")["description"] == "Revenue as finance counts it"
+
+    assert main(["dashboards", "metadata", "push", "--force"]) == 0
+    assert _field(metabase, view, "total_revenue")["description"] == ours
+
+
+def test_a_view_metabase_does_not_know_yet_is_synced_first(
+    metabase: MetabaseStandIn, capsys
+) -> None:
+    """The connection exists but Metabase has not synced the views: the push asks for a
+    schema sync and waits for it."""
+    assert main(["dashboards", "metadata", "push"]) == 0
+    assert metabase.calls_to("POST", "/api/database") or metabase.calls_to(
+        "POST", f"/api/database/{next(iter(metabase.databases))}/sync_schema"
+    )
+    assert (
+        _tables(metabase)["sales_summary_daily"]["description"]
+        == get_view("sales_summary_daily").description
+    )
+
+
+def test_every_reference_names_another_views_key() -> None:
+    """A foreign key points at a registered view's key column: one line in a
+    ``.columns.toml`` that names a view or column that does not exist fails here."""
+    keys = {(s.name, c.name) for s in VIEWS for c in s.columns if c.semantic == "key"}
+    references = [
+        (spec.name, c.name, tuple(c.references.split(".")))
+        for spec in VIEWS
+        for c in spec.columns
+        if c.references
+    ]
+    assert len(references) >= 8
+    for view, column, target in references:
+        assert target in keys, (view, column, target)
