@@ -86,7 +86,8 @@ FIELD_KEYS = {
     "has_field_values", "coercion_strategy", "caveats", "points_of_interest", "settings",
     "nfc_path", "json_unfolding",
 }  # fmt: skip
-FIELD_VISIBILITY = ("normal", "details-only", "sensitive", "retired")
+# metabase.models.field/visibility-types (later lib.schema.metadata/column-visibility-types)
+FIELD_VISIBILITY = ("normal", "details-only", "hidden", "sensitive", "retired")
 SEMANTIC_TYPES = {
     "type/PK", "type/FK", "type/Currency", "type/Percentage", "type/Quantity",
     "type/Category", "type/Name", "type/City", "type/Country", "type/State", "type/Title",
