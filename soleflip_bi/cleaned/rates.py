@@ -20,8 +20,6 @@ from soleflip_bi.sources.ecb_rates import RateFile, shipped_history
 
 # A rate older than this many days before the newest sale of its currency is stale.
 STALE_AFTER_DAYS = 7
-# The transaction lock the rates' trigger takes for every writer (01_reference_data.sql).
-RATES_LOCK = "soleflip_bi:currency_rate"
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,9 @@ def load_rates(conn: psycopg.Connection, rates: RateFile) -> RatesLoaded:
     """Write the rates of ``rates`` that are new or differ, in one transaction.
 
     Two loads at once (or a load and a DBA's update) are serialized by the table's
-    trigger, which takes ``RATES_LOCK`` after each statement: the second writer's spread of
-    the days waits for the first to commit and then sees its rows. The lock is taken there
+    trigger, which takes the advisory lock ``soleflip_bi:currency_rate`` after each
+    statement: the second writer's spread of the days waits for the first to commit and
+    then sees its rows. The lock is taken there
     and not before the insert, so a writer never holds it while waiting for rows another
     holds (no deadlock); ON CONFLICT compares with the committed rates either way."""
     with conn.transaction():

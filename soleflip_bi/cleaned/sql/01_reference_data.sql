@@ -92,7 +92,7 @@ language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 declare
     changed bigint;
 begin
-    -- One writer of rates at a time (cleaned/rates.py RATES_LOCK): the spread below
+    -- One writer of rates at a time (cleaned/rates.py load_rates): the spread below
     -- deletes and re-inserts a currency's days, which two writers at once would collide on.
     perform pg_advisory_xact_lock(hashtextextended('soleflip_bi:currency_rate', 0));
     if tg_op = 'INSERT' then
