@@ -53,9 +53,11 @@ def _queue_run(
     instance: dg.DagsterInstance,
     status: dg.DagsterRunStatus,
     selection: dg.RunRequest | None = None,
+    retry_of: str | None = None,
 ) -> str:
     """A run of the sensor's job in ``status``, as the daemon would have created it for
-    ``selection`` (a run request; the whole job without one)."""
+    ``selection`` (a run request; the whole job without one), or as its run retries
+    re-execute run ``retry_of`` from failure (its parent's tags and selection)."""
     job = defs.resolve_job_def("refresh_on_source_change")
     if selection is not None:
         job = job.get_subset(
@@ -72,6 +74,8 @@ def _queue_run(
         tags={SENSOR_TAG: "source_changes_sensor"},
         remote_job_origin=origin,
         asset_selection=frozenset(selection.asset_selection) if selection else None,
+        parent_run_id=retry_of,
+        root_run_id=retry_of,
     )
     return run.run_id
 
@@ -269,6 +273,22 @@ def test_a_queued_run_takes_only_the_changes_it_covers(shop, instance) -> None:
         _change_stock(conn)  # the queued run does not refresh the stock views
     [stock] = ticker.settle().run_requests
     assert _views(stock) == STOCK_VIEWS
+
+
+def test_a_queued_retry_does_not_take_new_changes(shop, instance) -> None:
+    """A dead run's retry re-executes it from failure: if the cleaned step had finished,
+    only the views run again, so an order committed meanwhile needs a run of its own."""
+    ticker = Ticker(shop, instance)
+    ticker.settle()
+    with psycopg.connect(shop) as conn:
+        _insert_order(conn)
+    [orders] = ticker.settle().run_requests
+    failed = _queue_run(instance, dg.DagsterRunStatus.FAILURE, orders)
+    _queue_run(instance, dg.DagsterRunStatus.QUEUED, orders, retry_of=failed)
+    with psycopg.connect(shop) as conn:
+        _insert_order(conn)
+    [again] = ticker.settle().run_requests
+    assert _views(again) == ORDER_VIEWS
 
 
 def test_missing_change_capture_is_a_clear_skip(scratch_database_url, instance) -> None:

@@ -16,7 +16,9 @@ seen together:
                                           all), so a burst gives one refresh, not many;
 * a run of this sensor is still queued -> skip when it selects every view these changes
   and covers what they affect             affect: it has not started reading, so it will
-                                          include them;
+                                          include them (never a retry: a re-execution from
+                                          failure runs only the steps its parent did not
+                                          finish, so it may not read the sources again);
 * otherwise                            -> request one run whose selection is the cleaned
                                           layer and the union of the views the changed
                                           sources feed.
@@ -79,13 +81,16 @@ WATCHED = list(Source)
 
 
 def waiting_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
-    """This sensor's runs that have not started yet, oldest first."""
+    """This sensor's runs that have not started yet and will read the sources, oldest
+    first. A retry carries its parent's tags but is a re-execution from failure
+    (``ReexecutionStrategy.FROM_FAILURE`` in dagster/_daemon/auto_run_reexecution): if its
+    parent's cleaned step finished, it does not read the sources again."""
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=WAITING_STATUSES, tags={SENSOR_TAG: SENSOR_NAME}),
         limit=5,
         ascending=True,
     )
-    return [record.dagster_run for record in records]
+    return [record.dagster_run for record in records if record.dagster_run.parent_run_id is None]
 
 
 Clock = Callable[[ChangePoll], datetime]
