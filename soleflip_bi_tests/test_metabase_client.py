@@ -18,12 +18,12 @@ from soleflip_bi.cli.main import main
 from soleflip_bi.dashboards.assets import metabase_dashboards
 from soleflip_bi.dashboards.cache import cards_reading
 from soleflip_bi.dashboards.cache_sensor import metabase_cache_sensor
-from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig, connection_details
 from soleflip_bi.dashboards.plan import EditedInMetabase
 from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.templates import DASHBOARDS
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.metabase.config import COLLECTION_NAME, MetabaseConfig, connection_details
 from soleflip_bi.views.assets import view_asset_key
 from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn, configure
 from soleflip_bi_tests.support.shop import new_shop

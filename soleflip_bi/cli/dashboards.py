@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from soleflip_bi.dashboards.config import MetabaseConfig
 from soleflip_bi.dashboards.export import dashboard_document, export_dashboards
 from soleflip_bi.dashboards.metadata_push import push_metadata, read_plan
 from soleflip_bi.dashboards.provision import plan_dashboards, push_dashboards
 from soleflip_bi.dashboards.sync import DEFAULT_SYNC_TIMEOUT_SECONDS
 from soleflip_bi.dashboards.templates import DASHBOARDS, get_dashboard
 from soleflip_bi.database.connection import resolve_database_url
+from soleflip_bi.metabase.config import MetabaseConfig
 
 
 def register(commands: argparse._SubParsersAction) -> None:

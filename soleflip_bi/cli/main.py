@@ -19,10 +19,10 @@ from soleflip_bi.dashboards.export import ExportFailed
 from soleflip_bi.dashboards.ledger import LedgerNotWritten
 from soleflip_bi.dashboards.plan import EditedInMetabase
 from soleflip_bi.dashboards.progress import PushFailed
-from soleflip_bi.dashboards.versions import UnsupportedMetabase
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.database.errors import RefreshWaitError
+from soleflip_bi.metabase.versions import UnsupportedMetabase
 from soleflip_bi.sources.demo import DemoLoadRefused
 from soleflip_bi.views.cron_site import PgCronError
 from soleflip_bi.views.errors import RefreshFailed

@@ -6,17 +6,17 @@ lineage source -> view -> dashboard is complete in every environment.
 
 import dagster as dg
 
-from soleflip_bi.dashboards.config import (
-    MetabaseConfig,
-    export_directory,
-    metabase_configured,
-)
 from soleflip_bi.dashboards.export import export_dashboards
 from soleflip_bi.dashboards.provision import push_dashboards
 from soleflip_bi.dashboards.render import check_cards
 from soleflip_bi.dashboards.templates import DASHBOARDS, templates_hash, views_read
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.run_order import run_alive
+from soleflip_bi.metabase.config import (
+    MetabaseConfig,
+    export_directory,
+    metabase_configured,
+)
 from soleflip_bi.views.assets import view_asset_key
 
 METABASE_DASHBOARDS_KEY = dg.AssetKey(["metabase", "dashboards"])

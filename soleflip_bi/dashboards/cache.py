@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from soleflip_bi.dashboards.client import MetabaseError
-from soleflip_bi.dashboards.config import MetabaseConfig
 from soleflip_bi.dashboards.ledger import managed_ids
-from soleflip_bi.dashboards.remote import connect
 from soleflip_bi.dashboards.templates import DASHBOARDS
+from soleflip_bi.metabase.client import MetabaseError
+from soleflip_bi.metabase.config import MetabaseConfig
+from soleflip_bi.metabase.session import connect
 
 CACHE_API_FROM = 50
 

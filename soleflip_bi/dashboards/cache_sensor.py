@@ -16,9 +16,9 @@ import json
 import dagster as dg
 
 from soleflip_bi.dashboards.cache import invalidate_cards_reading
-from soleflip_bi.dashboards.config import MetabaseConfig, metabase_configured
 from soleflip_bi.dashboards.templates import views_read
 from soleflip_bi.database.resource import PostgresResource
+from soleflip_bi.metabase.config import MetabaseConfig, metabase_configured
 from soleflip_bi.views.assets import view_asset_key
 
 CACHE_SENSOR_INTERVAL_SECONDS = 30

@@ -15,19 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from soleflip_bi.dashboards.client import MetabaseClient, MetabaseError
-from soleflip_bi.dashboards.config import MetabaseConfig, connection_details
 from soleflip_bi.dashboards.ledger import record_stamps, recorded_stamps
 from soleflip_bi.dashboards.metadata import MetadataPlan, plan_metadata
 from soleflip_bi.dashboards.progress import Progress, PushFailed
-from soleflip_bi.dashboards.remote import connect
 from soleflip_bi.dashboards.sync import (
     DEFAULT_SYNC_TIMEOUT_SECONDS,
     SchemaSyncTimeout,
     ensure_database,
     field_ids,
-    find_database,
 )
+from soleflip_bi.metabase.client import MetabaseClient, MetabaseError
+from soleflip_bi.metabase.config import MetabaseConfig, connection_details
+from soleflip_bi.metabase.session import connect, find_database
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.registry import VIEWS
 

@@ -17,13 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from soleflip_bi.dashboards.client import MetabaseClient, MetabaseError
-from soleflip_bi.dashboards.config import (
-    COLLECTION_NAME,
-    DATABASE_NAME,
-    MetabaseConfig,
-    connection_details,
-)
 from soleflip_bi.dashboards.ledger import Pushed, Stamps, record_stamps, recorded_stamps
 from soleflip_bi.dashboards.model import Card, Dashboard
 from soleflip_bi.dashboards.payload import card_payload, dashboard_payload, dashcard_payload
@@ -39,7 +32,6 @@ from soleflip_bi.dashboards.plan import (
 from soleflip_bi.dashboards.progress import Progress, PushFailed
 from soleflip_bi.dashboards.remote import (
     Managed,
-    connect,
     edit_stamp,
     find_collection,
     managed_objects,
@@ -51,11 +43,18 @@ from soleflip_bi.dashboards.sync import (
     details_readable,
     ensure_database,
     field_ids,
-    find_database,
     lookup_fields,
 )
 from soleflip_bi.dashboards.templates import DASHBOARDS
-from soleflip_bi.dashboards.versions import MetabaseVersion
+from soleflip_bi.metabase.client import MetabaseClient, MetabaseError
+from soleflip_bi.metabase.config import (
+    COLLECTION_NAME,
+    DATABASE_NAME,
+    MetabaseConfig,
+    connection_details,
+)
+from soleflip_bi.metabase.session import connect, find_database
+from soleflip_bi.metabase.versions import MetabaseVersion
 
 COLLECTION_DESCRIPTION = (
     "Dashboards managed by soleflip-bi (`soleflip-bi dashboards push`); changes made here "

@@ -10,23 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from soleflip_bi.dashboards.client import MetabaseClient
-from soleflip_bi.dashboards.config import COLLECTION_NAME, MetabaseConfig
 from soleflip_bi.dashboards.diff import surface_hash
 from soleflip_bi.dashboards.payload import managed_key
-from soleflip_bi.dashboards.versions import DASHBOARD_QUESTIONS_FROM, MetabaseVersion
+from soleflip_bi.metabase.client import MetabaseClient
+from soleflip_bi.metabase.config import COLLECTION_NAME
+from soleflip_bi.metabase.versions import DASHBOARD_QUESTIONS_FROM, MetabaseVersion
 
 MODELS = ("card", "dashboard")
 Managed = dict[str, dict[str, dict[str, Any]]]  # model -> key -> the object as Metabase has it
-
-
-def connect(config: MetabaseConfig) -> tuple[MetabaseClient, MetabaseVersion]:
-    """A logged-in client, once the version answering is known to be supported."""
-    client = MetabaseClient(config)
-    version = MetabaseVersion.from_properties(client.get("/api/session/properties"))
-    version.check(config.url, api_key=bool(config.api_key))
-    client.login()
-    return client, version
 
 
 def find_collection(client: MetabaseClient) -> dict[str, Any] | None:

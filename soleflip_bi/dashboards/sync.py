@@ -10,9 +10,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from soleflip_bi.dashboards.client import MetabaseClient
-from soleflip_bi.dashboards.config import DATABASE_NAME
 from soleflip_bi.dashboards.progress import Progress
+from soleflip_bi.metabase.client import MetabaseClient
+from soleflip_bi.metabase.config import DATABASE_NAME
+from soleflip_bi.metabase.session import find_database
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 DEFAULT_SYNC_TIMEOUT_SECONDS = 300.0
@@ -61,17 +62,6 @@ def ensure_database(
     else:
         progress.record("found", f"database connection {DATABASE_NAME!r} (id {database_id})")
     return database_id, False
-
-
-def find_database(client: MetabaseClient) -> tuple[int, dict[str, Any]] | None:
-    """The managed connection's id and stored details, if it exists."""
-    listing = client.get("/api/database")
-    databases = listing["data"] if isinstance(listing, dict) else listing
-    match = next((d for d in databases if d.get("name") == DATABASE_NAME), None)
-    if match is None:
-        return None
-    database_id = int(match["id"])
-    return database_id, client.get(f"/api/database/{database_id}").get("details") or {}
 
 
 def details_readable(stored: Mapping[str, Any]) -> bool:

@@ -9,7 +9,12 @@ from __future__ import annotations
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("soleflip_bi.shared",),
     ("soleflip_bi.database",),
-    ("soleflip_bi.bookkeeping", "soleflip_bi.roles", "soleflip_bi.instance"),
+    (
+        "soleflip_bi.bookkeeping",
+        "soleflip_bi.roles",
+        "soleflip_bi.instance",
+        "soleflip_bi.metabase",
+    ),
     ("soleflip_bi.sources",),
     ("soleflip_bi.capture",),
     ("soleflip_bi.cleaned",),

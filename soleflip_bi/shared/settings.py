@@ -1,7 +1,7 @@
 """The project's own settings: the shop database, the embedded server, the time zone.
 
 Nothing here holds a secret: credentials live only in the environment. Integrations read
-their variables where they are configured: Metabase in ``dashboards/config.py``, the Dagster
+their variables where they are configured: Metabase in ``metabase/config.py``, the Dagster
 instance in ``instance.py``, the roles' passwords in ``roles/``.
 """
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from soleflip_bi.dashboards.diff import comparable_card, differences
-from soleflip_bi.dashboards.versions import MetabaseVersion, UnsupportedMetabase
+from soleflip_bi.metabase.versions import MetabaseVersion, UnsupportedMetabase
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from soleflip_bi.dashboards.config import MetabaseConfig
+from soleflip_bi.metabase.config import MetabaseConfig
 
 REQUEST_TIMEOUT_SECONDS = 30
 
