@@ -9,7 +9,6 @@ byte-identical payloads and has nothing to change.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,6 @@ from soleflip_bi.dashboards.model import Card, Chart, Dashboard, Display
 # (view, column) -> what Metabase calls that field: its id, or a readable stand-in in exports.
 FieldRef = Callable[[str, str], int | str]
 
-MARKER = re.compile(r"Managed by soleflip-bi \(`([^`]+)`\)")
 _TAG_NAMESPACE = uuid.UUID("6f2c1d3e-5a4b-4c8d-9e0f-5b1e2d3c4a5f")
 
 
@@ -30,11 +28,6 @@ def managed_description(text: str, key: str) -> str:
         "by the next `soleflip-bi dashboards push`."
     )
     return f"{text}\n\n{marker}" if text else marker
-
-
-def managed_key(description: str | None) -> str | None:
-    match = MARKER.search(description or "")
-    return match.group(1) if match else None
 
 
 def parameter_id(dashboard: Dashboard, slug: str) -> str:

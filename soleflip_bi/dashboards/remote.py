@@ -1,6 +1,6 @@
 """What Metabase holds of ours: the version, the managed collection and managed objects.
 
-Managed objects carry the marker ``payload.managed_key`` in their description. They are
+Managed objects carry the marker of ``metabase/managed.py`` in their description. They are
 looked for in the managed collection, including the cards Metabase 0.53+ can move into a
 dashboard ("dashboard questions", hidden from the collection's items unless asked for),
 and on the managed dashboards themselves, wherever those cards have gone since.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from soleflip_bi.dashboards.diff import surface_hash
-from soleflip_bi.dashboards.payload import managed_key
 from soleflip_bi.metabase.client import MetabaseClient
 from soleflip_bi.metabase.config import COLLECTION_NAME
+from soleflip_bi.metabase.managed import managed_key
 from soleflip_bi.metabase.versions import DASHBOARD_QUESTIONS_FROM, MetabaseVersion
 
 MODELS = ("card", "dashboard")
