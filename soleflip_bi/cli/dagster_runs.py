@@ -32,10 +32,12 @@ from soleflip_bi.views.registry import VIEWS, ViewSpec
 from soleflip_bi.views.runs import refresh_views
 
 
-def run_refresh(specs: list[ViewSpec], wait_seconds: float | None = None) -> int:
-    """Refresh ``specs`` in one Dagster run; print each view as it finishes."""
+def run_refresh(
+    specs: list[ViewSpec], wait_seconds: float | None = None, tags: dict[str, str] | None = None
+) -> int:
+    """Refresh ``specs`` in one Dagster run (with ``tags``); print each view as it finishes."""
     result = refresh_in_dagster(
-        specs, progress=True, wait_seconds=wait_seconds or WAIT_LIMIT_SECONDS
+        specs, progress=True, wait_seconds=wait_seconds or WAIT_LIMIT_SECONDS, tags=tags
     )
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     for evaluation in failed:
@@ -50,6 +52,7 @@ def refresh_in_dagster(
     also: dg.AssetSelection | None = None,
     progress: bool = False,
     wait_seconds: float = WAIT_LIMIT_SECONDS,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run refreshing ``specs``; with ``progress``, each view is printed (mode, rows,
     seconds) as soon as its step has recorded it, while the run goes on."""
@@ -70,10 +73,33 @@ def refresh_in_dagster(
                 run_id=run_id,
                 on_wait=_waiting_for,
                 wait_seconds=wait_seconds,
+                tags=tags,
+                raise_on_error=False,
             )
     if not result.success:
-        raise RefreshFailed(f"refresh run {result.run_id} failed; see the Dagster UI")
+        said = _failure_descriptions(result)
+        raise RefreshFailed(
+            f"refresh run {result.run_id} failed"
+            + (f": {'; '.join(said)}" if said else "; see the Dagster UI")
+        )
     return result
+
+
+def _failure_descriptions(result: dg.ExecuteInProcessResult) -> list[str]:
+    """What each failed step said: a ``dg.Failure``'s description (a known refusal, in
+    words), else the first line of its error."""
+    said = []
+    for event in result.all_events:
+        data = event.step_failure_data if event.is_step_failure else None
+        if data is None:
+            continue
+        failure = data.user_failure_data
+        if failure is not None and failure.description:
+            said.append(failure.description)
+        elif data.error is not None:
+            cause = data.error.cause or data.error
+            said.append(f"{event.step_key}: {cause.message.strip().splitlines()[0]}")
+    return said
 
 
 def _waiting_for(run: str) -> None:

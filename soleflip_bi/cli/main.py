@@ -22,10 +22,12 @@ from soleflip_bi.dashboards.progress import PushFailed
 from soleflip_bi.database.connection import DatabaseUrlError
 from soleflip_bi.database.embedded import EmbeddedServerError
 from soleflip_bi.database.errors import RefreshWaitError
+from soleflip_bi.metabase.client import MetabaseError
 from soleflip_bi.metabase.versions import UnsupportedMetabase
 from soleflip_bi.sources.demo import DemoLoadRefused
 from soleflip_bi.views.cron_site import PgCronError
 from soleflip_bi.views.errors import RefreshFailed
+from soleflip_bi.views.readers import BreaksQuestions
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatabaseUrlError,
@@ -36,6 +38,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     PgCronError,
     RatesUpgradeBlocked,
     PushFailed,
+    BreaksQuestions,
+    MetabaseError,
     EditedInMetabase,
     UnsupportedMetabase,
     ExportFailed,

@@ -11,10 +11,28 @@ import json
 
 from soleflip_bi.cli.lazy import dagster_side
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
+from soleflip_bi.metabase.client import MetabaseError
+from soleflip_bi.metabase.config import metabase_configured
+from soleflip_bi.metabase.questions import Questions, configured_questions
+from soleflip_bi.metabase.versions import UnsupportedMetabase
 from soleflip_bi.views.dictionary import render_dictionary
-from soleflip_bi.views.materialize import drop_view, nothing_to_refresh
+from soleflip_bi.views.materialize import (
+    RefreshMode,
+    drop_view,
+    nothing_to_refresh,
+    planned_refresh,
+    view_columns,
+)
 from soleflip_bi.views.pg_cron import scheduled_elsewhere, unseen_jobs_note
 from soleflip_bi.views.plan import ViewPlan, plan_view
+from soleflip_bi.views.readers import (
+    FORCE_TAG,
+    Break,
+    BreaksQuestions,
+    breaks,
+    refusal,
+    registry_columns,
+)
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec, get_view, views_in_tier
 from soleflip_bi.views.status import view_status
 
@@ -44,6 +62,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(default 1200: longer than a refresh's statement timeout); runs whose processes "
         "died are failed, never waited for",
     )
+    refresh.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even views whose change breaks saved Metabase questions (named first)",
+    )
     refresh.set_defaults(run=run_refresh)
 
     plan = sub.add_parser(
@@ -62,6 +85,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     drop = sub.add_parser("drop", help="drop one registered view")
     drop.add_argument("name")
+    drop.add_argument(
+        "--force", action="store_true", help="drop it even though Metabase questions read it"
+    )
     drop.set_defaults(run=run_drop)
 
     dictionary = sub.add_parser(
@@ -121,14 +147,54 @@ def run_plan(args: argparse.Namespace) -> int:
     specs = [get_view(args.name)] if args.name else list(VIEWS)
     with connect() as conn:
         plans = [plan_view(conn, spec, with_diff=args.diff) for spec in specs]
+        live = {p.view: view_columns(conn, p.view) for p in plans if p.action == "rebuild"}
+    questions, note = _questions()
     print(f"{'view':<32} {'plan':<10} {'last build':>10}")
+    broken: list[Break] = []
     for plan in plans:
         print(_plan_line(plan))
         for detail in _plan_details(plan):
             print(f"  {detail}")
+        if questions is not None and plan.view in live:
+            found = breaks(
+                questions, plan.view, live[plan.view], registry_columns(get_view(plan.view))
+            )
+            broken += found
+            for b in found:
+                print(f"  breaks {b.line()}")
     pending = [p for p in plans if p.pending]
     print(f"{len(pending)} of {len(plans)} view(s) would be created or rebuilt")
+    if note:
+        print(note)
+    if questions is not None:
+        print(_questions_summary(questions, broken))
     return 2 if pending else 0
+
+
+def _questions() -> tuple[Questions | None, str | None]:
+    """The saved Metabase questions, or None and the one line that says why not."""
+    if not metabase_configured():
+        return (
+            None,
+            "METABASE_URL is not set: the Metabase questions that read the views are not checked",
+        )
+    try:
+        return configured_questions(), None
+    except (MetabaseError, UnsupportedMetabase, ValueError) as error:
+        return None, f"the Metabase questions that read the views are not checked: {error}"
+
+
+def _questions_summary(questions: Questions, broken: list[Break]) -> str:
+    reading = len(questions.found)
+    line = f"{reading} saved Metabase question(s) read the views"
+    if broken:
+        names = len({b.question.id for b in broken})
+        line += f"; {names} would break: `views refresh` refuses those rebuilds without --force"
+    for question in questions.unreadable:
+        line += f"\n  not read: {question.label}: {question.unreadable}"
+    for reason in questions.skipped:
+        line += f"\n  {reason}"
+    return line
 
 
 def _plan_line(plan: ViewPlan) -> str:
@@ -175,11 +241,48 @@ def run_refresh(args: argparse.Namespace) -> int:
                 "no Dagster run started (--always-run starts one anyway)"
             )
             return 0
-    return dagster_side().run_refresh(specs, wait_seconds=args.wait)
+    if not args.force:
+        _refuse_breaking_rebuilds(specs)
+    tags = {FORCE_TAG: "true"} if args.force else None
+    return dagster_side().run_refresh(specs, wait_seconds=args.wait, tags=tags)
+
+
+def _refuse_breaking_rebuilds(specs: list[ViewSpec]) -> None:
+    """Raise ``BreaksQuestions`` before any run when a rebuild of ``specs`` would break a
+    saved Metabase question (the run itself checks again, as every run does)."""
+    if not metabase_configured():
+        return
+    with connect() as conn:
+        rebuilt = {}
+        for spec in specs:
+            _state, mode, _drifted = planned_refresh(conn, spec)
+            if mode is RefreshMode.REBUILD:
+                rebuilt[spec.name] = view_columns(conn, spec.name)
+        conn.rollback()
+    if not rebuilt:
+        return
+    questions = configured_questions()
+    if questions is None:
+        return
+    found = [
+        b
+        for spec in specs
+        if spec.name in rebuilt
+        for b in breaks(questions, spec.name, rebuilt[spec.name], registry_columns(spec))
+    ]
+    if found:
+        raise BreaksQuestions(refusal(found, "pass --force"))
 
 
 def run_drop(args: argparse.Namespace) -> int:
     spec = get_view(args.name)
+    if not args.force and metabase_configured():
+        with connect() as conn:
+            live = view_columns(conn, spec.name)
+        questions = configured_questions()
+        found = breaks(questions, spec.name, live, None) if questions and live else []
+        if found:
+            raise BreaksQuestions(refusal(found, "pass --force", verb="dropping"))
     with connect() as conn:
         existed = drop_view(conn, spec)
     print(f"dropped {spec.name}" if existed else f"{spec.name} did not exist")

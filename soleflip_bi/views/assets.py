@@ -1,6 +1,6 @@
 """One Dagster asset per registered view, generated from the registry."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from datetime import timedelta
 
@@ -12,6 +12,10 @@ from soleflip_bi.cleaned.assets import CLEANED_KEYS, cleaned_key
 from soleflip_bi.database.resource import PostgresResource
 from soleflip_bi.database.run_order import refresh_step
 from soleflip_bi.database.steps import REFRESH_POOL, carried_check, retry_if_transient
+from soleflip_bi.metabase.client import MetabaseError
+from soleflip_bi.metabase.config import MetabaseConfigError
+from soleflip_bi.metabase.questions import Questions, configured_questions
+from soleflip_bi.metabase.versions import UnsupportedMetabase
 from soleflip_bi.shared.columns import Column
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 from soleflip_bi.views.checks import DRIFT_CHECK, check_specs_for, drift_check, run_checks
@@ -23,6 +27,7 @@ from soleflip_bi.views.materialize import (
     view_columns,
 )
 from soleflip_bi.views.pg_cron import outside_refreshes, scheduled_elsewhere
+from soleflip_bi.views.readers import FORCE_TAG, BreaksQuestions, Columns, guard
 from soleflip_bi.views.registry import VIEWS, Tier, ViewSpec
 
 # A view is stale when it has not been refreshed for about two of its intervals.
@@ -83,6 +88,7 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
                         conn,
                         spec,
                         inspect=lambda c: run_checks(c, spec, key, _column_names(c, spec)),
+                        before_rebuild=_readers_guard(context),
                     )
                     checks = list(result.inspection or [])
                     selected = context.selected_asset_check_keys
@@ -91,6 +97,8 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
                     repaired = bool(result.drift) and result.mode is RefreshMode.REBUILD
                     outside = tuple(outside_refreshes(scheduled_elsewhere(conn)[0], spec.name))
                     checks.append(drift_check(key, result.drift + outside, repaired))
+            except BreaksQuestions as refused:
+                raise dg.Failure(description=str(refused), allow_retries=False) from None
             except psycopg.Error as error:
                 retry_if_transient(context, error)
                 raise
@@ -102,6 +110,25 @@ def build_view_asset(spec: ViewSpec) -> dg.AssetsDefinition:
         yield from (r for r in checks if dg.AssetCheckKey(key, r.check_name) in selected)
 
     return refresh_view
+
+
+def _readers_guard(context: AssetExecutionContext) -> Callable[[ViewSpec, Columns], None] | None:
+    """Before a rebuild: stop it if it would break a Metabase question, unless the run is
+    tagged ``FORCE_TAG``; Metabase that cannot be asked is a warning (``views/readers.py``)."""
+    if context.run.tags.get(FORCE_TAG) == "true":
+        return None
+
+    def questions() -> Questions | None:
+        try:
+            return configured_questions()
+        except (MetabaseError, MetabaseConfigError, UnsupportedMetabase) as error:
+            context.log.warning(
+                f"Metabase could not be asked which questions read the view ({error}): "
+                "rebuilding without that check"
+            )
+            return None
+
+    return guard(questions, f"launch the run with the tag {FORCE_TAG}=true (views refresh --force)")
 
 
 def _carried_or_evaluated(

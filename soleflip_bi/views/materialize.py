@@ -142,6 +142,7 @@ def materialize_view(
     conn: psycopg.Connection,
     spec: ViewSpec,
     inspect: Callable[[psycopg.Connection], object] | None = None,
+    before_rebuild: Callable[[ViewSpec, tuple[tuple[str, str], ...]], None] | None = None,
 ) -> RefreshResult:
     """Bring ``spec`` up to date in the database; see the module docstring.
 
@@ -149,6 +150,8 @@ def materialize_view(
     see one snapshot: a check compares the view with exactly the data it was built from,
     however many orders arrive meanwhile. The view reads the stored facts as they are:
     maintaining them (``cleaned/facts.py``) is the cleaned layer's step, before this one.
+    ``before_rebuild`` hears the live columns of a view about to be rebuilt, and may raise
+    to stop it (``views/readers.py``); nothing has changed then.
     """
     refresh_log_retention_days()  # a bad setting stops the refresh before it starts
     ensure_bookkeeping(conn)
@@ -170,6 +173,8 @@ def materialize_view(
                 described = describe_in_place(conn, spec)
             if kept:
                 return _skipped(conn, spec, time.perf_counter() - started, described)
+            if mode is RefreshMode.REBUILD and before_rebuild is not None:
+                before_rebuild(spec, view_columns(conn, spec.name))
             _apply(conn, spec, mode, state.kind)
             row_count = _row_count(conn, spec.name)
             record_refresh(conn, spec.name, mode.value, spec.definition_hash, row_count, baseline)

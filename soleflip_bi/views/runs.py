@@ -25,6 +25,7 @@ def refresh_views(
     run_id: str | None = None,
     on_wait: Callable[[str], None] = lambda _: None,
     wait_seconds: float = WAIT_LIMIT_SECONDS,
+    raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the cleaned layer and the given views (with their checks), and the
     assets ``also`` selects, in one run on ``instance``.
@@ -46,4 +47,5 @@ def refresh_views(
         run_id=run_id,
         tags={"soleflip/trigger": "cli", **REFRESH_RUN_TAGS, **(tags or {})},
         run_config=QUIET_CONSOLE,
+        raise_on_error=raise_on_error,
     )

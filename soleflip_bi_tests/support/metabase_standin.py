@@ -263,7 +263,9 @@ class MetabaseStandIn:
             ("POST", r"/api/collection", self._create_collection),
             ("GET", r"/api/collection/(\d+)/items", self._collection_items),
             ("POST", r"/api/card", self._create_card),
+            ("GET", r"/api/card", self._list_cards),
             ("GET", r"/api/card/(\d+)", self._get_card),
+            ("DELETE", r"/api/card/(\d+)", self._delete_card),
             ("PUT", r"/api/card/(\d+)", self._update_card),
             ("POST", r"/api/dashboard", self._create_dashboard),
             ("GET", r"/api/dashboard/(\d+)", self._get_dashboard),
@@ -549,7 +551,76 @@ class MetabaseStandIn:
 
     def _get_card(self, card_id: int, *, query, body) -> dict[str, Any]:
         legacy = query.get("legacy-mbql") == ["true"]
-        return self._public_card(self._find(self.cards, card_id), legacy=legacy)
+        public = self._public_card(self._find(self.cards, card_id), legacy=legacy)
+        # GET /api/card/:id hydrates the collection, the root one as a placeholder
+        # (collection.root/hydrate-root-collection, "Our analytics" with id "root").
+        return {**public, "collection": self._collection_of(public, root=True)}
+
+    def _list_cards(self, *, query, body) -> list[dict[str, Any]]:
+        # GET /api/card: ``f`` "all" by default, which selects the cards not archived, then
+        # hydrates :creator and :collection (nil for the root collection); queries in MBQL 5
+        # from 0.57, with no legacy flag on this endpoint
+        # (src/metabase/queries_rest/api/card.clj, cards-for-filter-option).
+        archived = (query.get("f") or ["all"])[0] == "archived"
+        return [
+            {**(public := self._public_card(card, legacy=False)),
+             "collection": self._collection_of(public, root=False)}
+            for card in sorted(self.cards.values(), key=lambda c: c["name"])
+            if bool(card.get("archived")) == archived
+        ]  # fmt: skip
+
+    def _delete_card(self, card_id: int, *, query, body) -> None:
+        # DELETE /api/card/:id deletes the row (t2/delete!) and answers 204; the card is a
+        # 404 from then on (api/read-check). Before 0.50 the endpoint is marked deprecated
+        # in favour of archiving, but deletes the same way.
+        self._find(self.cards, card_id)
+        del self.cards[card_id]
+        return None
+
+    def _collection_of(self, card: dict[str, Any], root: bool) -> dict[str, Any] | None:
+        collection_id = card.get("collection_id")
+        if collection_id is None:
+            return {"id": "root", "name": "Our analytics"} if root else None
+        found = self.collections.get(collection_id)
+        return {k: found[k] for k in ("id", "name", "location")} if found else None
+
+    def analyst_saves_question(
+        self,
+        name: str,
+        dataset_query: dict[str, Any],
+        *,
+        kind: str = "question",
+        collection: str | None = None,
+    ) -> int:
+        """What an analyst does with the query builder or the SQL editor: a card saved by
+        the analyst, in ``collection`` (made if missing; None: Our analytics), with the query
+        in the legacy form the frontend posts and every release accepts."""
+        with self._lock:
+            self._validate_query(dataset_query)
+            collection_id = None
+            if collection is not None:
+                existing = [c for c in self.collections.values() if c["name"] == collection]
+                if existing:
+                    collection_id = existing[0]["id"]
+                else:
+                    collection_id = next(self._ids)
+                    self.collections[collection_id] = {
+                        "id": collection_id, "name": collection, "description": None,
+                        "location": "/", "archived": False, "personal_owner_id": None,
+                        "is_personal": False}  # fmt: skip
+            card = {"id": next(self._ids), "name": name, "type": kind, "description": None,
+                    "display": "table", "visualization_settings": {},
+                    "dataset_query": copy.deepcopy(dataset_query),
+                    "collection_id": collection_id, "archived": False, "creator_id": 2,
+                    "parameters": [], "dashboard_id": None,
+                    "database_id": dataset_query["database"]}  # fmt: skip
+            self._saved(card, ANALYST)
+            self.cards[card["id"]] = card
+            return card["id"]
+
+    def analyst_deletes_question(self, card_id: int) -> None:
+        with self._lock:
+            del self.cards[card_id]
 
     def _update_card(self, card_id: int, *, query, body) -> dict[str, Any]:
         _closed(body, CARD_KEYS)
@@ -574,6 +645,14 @@ class MetabaseStandIn:
         public = copy.deepcopy(card)
         if self.release >= 57 and not legacy:
             public["dataset_query"] = _mbql5(public["dataset_query"])
+        # A model is ``type: "model"`` from 0.49, ``dataset: true`` before; 0.49 returns both
+        # (PR #38074 kept them interchangeable), 0.50 dropped ``dataset`` (PR #38981;
+        # docs/developers-guide/api-changelog.md, 0.49).
+        kind = public.pop("type", "question")
+        if self.release <= 49:
+            public["dataset"] = kind == "model"
+        if self.release >= 49:
+            public["type"] = kind
         return public
 
     def _create_dashboard(self, *, query, body) -> dict[str, Any]:
@@ -678,11 +757,25 @@ class MetabaseStandIn:
     # -- validation ------------------------------------------------------------------
 
     def _validate_query(self, dataset_query: dict[str, Any]) -> None:
-        if dataset_query.get("type") != "native":
-            raise StandInError(400, {"errors": {"dataset_query": "only native queries here"}})
         database_id = dataset_query.get("database")
         self._find(self.databases, database_id)
         known = {f["id"] for t in self.tables[database_id] for f in t["fields"]}
+        tables = {t["id"] for t in self.tables[database_id]}
+        if dataset_query.get("type") == "query":
+            # A structured query reads a table of the database or another card
+            # ("card__12", ::SourceTable in src/metabase/legacy_mbql/schema.cljc); every
+            # field ref must name a field that exists.
+            source = dataset_query["query"].get("source-table")
+            if isinstance(source, str) and source.startswith("card__"):
+                self._find(self.cards, int(source.removeprefix("card__")))
+            elif source not in tables:
+                raise StandInError(400, f"table {source} does not exist")
+            for ref in _field_refs(dataset_query["query"]):
+                if ref[1] not in known:
+                    raise StandInError(400, f"field {ref[1]} does not exist")
+            return
+        if dataset_query.get("type") != "native":
+            raise StandInError(400, {"errors": {"dataset_query": "a native or structured query"}})
         for tag in dataset_query["native"].get("template-tags", {}).values():
             if tag.get("type") == "dimension" and tag["dimension"][1] not in known:
                 raise StandInError(400, f"field {tag['dimension'][1]} does not exist")
@@ -699,21 +792,53 @@ class MetabaseStandIn:
 
 
 def _mbql5(query: dict[str, Any]) -> dict[str, Any]:
-    """A legacy native query as 0.57+ returns it: one native stage, each dimension a field
-    ref with an options map first (src/metabase/lib/convert.cljc ``->pMBQL``;
-    test/metabase/lib/convert_test.cljc, ->pMBQL-native-query-test)."""
-    tags = copy.deepcopy(query["native"].get("template-tags") or {})
-    for tag in tags.values():
-        if tag.get("type") == "dimension":
-            _, field_id, _options = tag["dimension"]
-            options = {"lib/uuid": str(uuid.uuid4()), "base-type": "type/*"}
-            tag["dimension"] = ["field", options, field_id]
-    return {
-        "lib/type": "mbql/query",
-        "database": query["database"],
-        "stages": [{"lib/type": "mbql.stage/native", "native": query["native"]["query"],
-                    "template-tags": tags}],
-    }  # fmt: skip
+    """A legacy query as 0.57+ returns it (src/metabase/lib/convert.cljc ``->pMBQL``;
+    test/metabase/lib/convert_test.cljc): one stage; a native stage keeps its SQL and its
+    tags, each dimension a field ref with an options map first; a structured stage has
+    ``source-table`` (or ``source-card`` for "card__12"), ``filters`` for ``filter``, and
+    every clause with an options map (``lib/uuid``) after its operator."""
+    if query.get("type") == "native":
+        tags = copy.deepcopy(query["native"].get("template-tags") or {})
+        for tag in tags.values():
+            if tag.get("type") == "dimension":
+                tag["dimension"] = _clause5(tag["dimension"])
+        stage = {"lib/type": "mbql.stage/native", "native": query["native"]["query"],
+                 "template-tags": tags}  # fmt: skip
+    else:
+        inner = copy.deepcopy(query["query"])
+        stage = {"lib/type": "mbql.stage/mbql"}
+        source = inner.pop("source-table")
+        if isinstance(source, str) and source.startswith("card__"):
+            stage["source-card"] = int(source.removeprefix("card__"))
+        else:
+            stage["source-table"] = source
+        if "filter" in inner:
+            stage["filters"] = [_clause5(inner.pop("filter"))]
+        for key, value in inner.items():
+            stage[key] = [_clause5(v) for v in value] if isinstance(value, list) else value
+    return {"lib/type": "mbql/query", "database": query["database"], "stages": [stage]}
+
+
+def _clause5(clause: Any) -> Any:
+    if not (isinstance(clause, list) and clause and isinstance(clause[0], str)):
+        return clause
+    options = {"lib/uuid": str(uuid.uuid4())}
+    if clause[0] == "field":
+        _, field_id, legacy_options = (*clause, None)[:3]
+        return ["field", {**options, "base-type": "type/*", **(legacy_options or {})}, field_id]
+    return [clause[0], options, *(_clause5(arg) for arg in clause[1:])]
+
+
+def _field_refs(value: Any) -> Iterator[list[Any]]:
+    if isinstance(value, list):
+        if len(value) >= 2 and value[0] == "field" and isinstance(value[1], int):
+            yield value
+        else:
+            for item in value:
+                yield from _field_refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _field_refs(item)
 
 
 def configure(standin: MetabaseStandIn, monkeypatch) -> None:
@@ -795,11 +920,18 @@ def _handler_for(standin: MetabaseStandIn) -> type[BaseHTTPRequestHandler]:
                 result = standin.handle(
                     method, parts.path, parse_qs(parts.query), self.headers, body or {}
                 )
-                self._reply(200, result)
+                if result is None and method == "DELETE":
+                    self._reply(204, None)
+                else:
+                    self._reply(200, result)
             except StandInError as error:
                 self._reply(error.status, error.body)
 
         def _reply(self, status: int, payload: Any) -> None:
+            if status == 204:
+                self.send_response(204)
+                self.end_headers()
+                return
             text = payload if isinstance(payload, str) else json.dumps(payload)
             data = text.encode()
             self.send_response(status)
@@ -817,6 +949,9 @@ def _handler_for(standin: MetabaseStandIn) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             self._serve("PUT")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean
