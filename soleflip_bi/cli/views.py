@@ -162,12 +162,12 @@ def run_plan(args: argparse.Namespace) -> int:
             broken += found
             for b in found:
                 print(f"  breaks {b.line()}")
-    pending = [p for p in plans if p.pending]
-    print(f"{len(pending)} of {len(plans)} view(s) would be created or rebuilt")
     if note:
         print(note)
     if questions is not None:
         print(_questions_summary(questions, broken))
+    pending = [p for p in plans if p.pending]
+    print(f"{len(pending)} of {len(plans)} view(s) would be created or rebuilt")
     return 2 if pending else 0
 
 

@@ -15,12 +15,12 @@ from soleflip_bi.dashboards.payload import (
     dashboard_payload,
     dashcard_payload,
     managed_description,
-    managed_key,
     parameter_id,
     template_tags,
     visualization_settings,
 )
 from soleflip_bi.dashboards.templates import DASHBOARDS
+from soleflip_bi.metabase.managed import managed_key
 from soleflip_bi_tests.support.inline_dashboard import (
     BY_BRAND,
     BY_BRAND_SQL,
