@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 
+import soleflip_bi.definitions as defs_module
 from soleflip_bi.cli.main import main
+from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
 from soleflip_bi.definitions import defs
 from soleflip_bi.metabase.questions import configured_questions
 from soleflip_bi.shared.columns import Column
@@ -24,6 +28,7 @@ from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn, configur
 from soleflip_bi_tests.support.shop import new_shop
 
 BRAND = "metabase_brand_analytics"
+DEFS_FOLDER = Path(defs_module.__file__).parent / "defs"
 NATIVE_SQL = "select brand_name, total_revenue from analytics.metabase_brand_analytics"
 
 
@@ -201,3 +206,62 @@ def test_without_metabase_the_plan_says_so_in_one_line(
     assert (
         "METABASE_URL is not set: the Metabase questions that read the views are not checked" in out
     )
+
+
+def _load_location() -> dg.Definitions:
+    """The code location as a code server loads it: its definitions built anew."""
+    return dg.load_from_defs_folder(path_within_project=DEFS_FOLDER)
+
+
+def test_the_questions_are_assets_downstream_of_the_view_by_collection(
+    metabase: MetabaseStandIn,
+) -> None:
+    native, built = _analyst_questions(metabase)
+    graph = _load_location().get_repository_def().asset_graph
+    questions = {
+        key: graph.get(key) for key in graph.get_all_asset_keys() if key.path[0] == "metabase"
+    }
+    native_key = dg.AssetKey(["metabase", "question", f"brand_revenue_sql_{native}"])
+    built_key = dg.AssetKey(["metabase", "question", f"revenue_per_brand_{built}"])
+    assert set(questions) == {native_key, built_key, METABASE_DASHBOARDS_KEY}
+    view = dg.AssetKey(["analytics", BRAND])
+    for key, group in ((native_key, "metabase_finance"), (built_key, "metabase_our_analytics")):
+        node = questions[key]
+        assert node.parent_keys == {view}
+        assert node.group_name == group
+        assert node.metadata["columns_used"].value == {BRAND: ["brand_name", "total_revenue"]}
+    assert questions[built_key].metadata["metabase_url"].value == (
+        f"{metabase.url}/question/{built}-revenue-per-brand"
+    )
+    sensor = _load_location().get_repository_def().get_sensor_def("metabase_questions_sensor")
+    with dg.build_sensor_context() as context:
+        said = sensor(context)
+    assert said.skip_message == "the graph shows the 2 Metabase question(s) that read the views"
+
+    # Deleted in Metabase: gone at the next load; until then the sensor says so.
+    loaded = _load_location()
+    metabase.analyst_deletes_question(native)
+    sensor = loaded.get_repository_def().get_sensor_def("metabase_questions_sensor")
+    with dg.build_sensor_context() as context:
+        said = sensor(context)
+    assert said.skip_message == (
+        "Metabase's questions differ from the graph (deleted: Brand revenue (SQL)): "
+        "Reload the code location (Deployment) to show them"
+    )
+    keys = _load_location().get_repository_def().asset_graph.get_all_asset_keys()
+    assert native_key not in keys and built_key in keys
+
+
+def test_metabase_down_leaves_the_location_loading(
+    analytics_url: str, use_database, monkeypatch
+) -> None:
+    use_database(analytics_url)
+    monkeypatch.setenv("METABASE_URL", "http://127.0.0.1:9")  # nothing listens
+    monkeypatch.setenv("METABASE_API_KEY", "key")
+    repository = _load_location().get_repository_def()
+    assert [
+        k for k in repository.asset_graph.get_all_asset_keys() if k.path[1:2] == ["question"]
+    ] == []
+    with dg.build_sensor_context() as context:
+        said = repository.get_sensor_def("metabase_questions_sensor")(context)
+    assert said.skip_message.startswith("Metabase could not be read: GET /api/session/properties")
