@@ -27,6 +27,7 @@ SENSORS = [
     "dashboards_automation_sensor",
     "dead_refresh_runs",
     "metabase_cache_sensor",
+    "metabase_data_model_sensor",
     "metabase_questions_sensor",
     "source_changes_sensor",
 ]

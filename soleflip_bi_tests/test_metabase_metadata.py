@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import dagster as dg
+import psycopg
 import pytest
 
 from soleflip_bi.cli.main import main
+from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
+from soleflip_bi.dashboards.data_model import DATA_MODEL_KEY, DATA_MODEL_SENSOR
 from soleflip_bi.dashboards.metadata import SEMANTIC_TYPES, display_name
+from soleflip_bi.definitions import defs
 from soleflip_bi.views.registry import VIEWS, get_view
+from soleflip_bi.views.runs import refresh_views
 from soleflip_bi_tests.support.metabase_standin import MetabaseStandIn, configure
 from soleflip_bi_tests.support.shop import new_shop
 
@@ -135,3 +141,64 @@ def test_every_reference_names_another_views_key() -> None:
     assert len(references) >= 8
     for view, column, target in references:
         assert target in keys, (view, column, target)
+
+
+def _sensor_tick(instance) -> dg.SensorResult | dg.SkipReason:
+    sensor = defs.get_repository_def().get_sensor_def(DATA_MODEL_SENSOR)
+    with dg.build_sensor_context(instance=instance, cursor=_CURSOR.get("value")) as context:
+        result = sensor(context)
+    _CURSOR["value"] = (
+        result.cursor if isinstance(result, dg.SensorResult) else _CURSOR.get("value")
+    )
+    return result
+
+
+_CURSOR: dict[str, str | None] = {}
+
+
+def test_the_data_model_is_written_in_dagster_after_a_build_changed_descriptions(
+    analytics_url: str, use_database, monkeypatch, instance
+) -> None:
+    """The sensor asks for the data model and the dashboards in one run when it was never
+    written and after a view step set descriptions in place; not after a plain refresh."""
+    use_database(analytics_url)
+    _CURSOR.clear()
+    spec = get_view("metabase_brand_analytics")
+    standin = MetabaseStandIn(release=53, sync_delay=0.05)
+    with standin.running():
+        configure(standin, monkeypatch)
+        assert refresh_views(defs, [spec], instance).success
+        [request] = _sensor_tick(instance).run_requests  # never written
+        assert request.tags["soleflip/why"] == "never written"
+        job = defs.get_repository_def().get_implicit_global_asset_job_def()
+        written = job.execute_in_process(
+            instance=instance, asset_selection=[DATA_MODEL_KEY, METABASE_DASHBOARDS_KEY]
+        )
+        assert written.success
+        assert _tables(standin)[spec.name]["description"] == spec.description
+        [event] = written.asset_materializations_for_node("metabase__data_model")
+        assert event.metadata["written"].value > 100
+
+        assert refresh_views(defs, [spec], instance).success  # nothing changed
+        assert (
+            _sensor_tick(instance).skip_reason.skip_message
+            == "no view's columns or descriptions changed"
+        )
+
+        with psycopg.connect(analytics_url, autocommit=True) as conn:  # a comment lost by hand
+            conn.execute(f"comment on column analytics.{spec.name}.brand_name is null")
+        assert refresh_views(defs, [spec], instance).success  # sets it again, in place
+        [request] = _sensor_tick(instance).run_requests
+        assert request.tags["soleflip/why"] == f"columns or descriptions changed: {spec.name}"
+        assert set(request.asset_selection or ()) <= {DATA_MODEL_KEY, METABASE_DASHBOARDS_KEY}
+
+
+def test_without_metabase_the_data_model_is_skipped_in_one_line(
+    analytics_url: str, use_database, monkeypatch, instance
+) -> None:
+    use_database(analytics_url)
+    monkeypatch.delenv("METABASE_URL", raising=False)
+    job = defs.get_repository_def().get_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, asset_selection=[DATA_MODEL_KEY])
+    [event] = result.asset_materializations_for_node("metabase__data_model")
+    assert event.metadata["mode"].value == "not written: METABASE_URL is not set"
