@@ -173,7 +173,7 @@ def materialization_metadata(spec: ViewSpec, result: RefreshResult) -> dict[str,
                 for name, data_type in result.columns
             ]
         ),
-        "dagster/column_lineage": column_lineage([name for name, _ in result.columns]),
+        "dagster/column_lineage": column_lineage(spec, [name for name, _ in result.columns]),
         "size_bytes": dg.MetadataValue.int(result.size_bytes),
         "refresh_mode": result.mode.value,
         "duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),

@@ -1,9 +1,12 @@
 """Column lineage: which source columns each view column is computed from.
 
-Two small maps do the work: what each cleaned-layer column is made of (``FACT_SOURCES``),
-and which cleaned column each gold column aggregates (``GOLD_INPUTS``; a gold column with
-the same name as a cleaned column needs no entry). Column names are shared across views,
-so a new view usually needs nothing here.
+From a view down to the stored facts, the lineage is read from the SQL
+(``sql_lineage.py``: the view, the rollups and the cleaned views it reads). The stored
+facts themselves are maintained by the incremental statements of ``cleaned/facts.py``
+(conversions, look-ups, corrections), so what each fact column is made of is written here
+once (``FACT_SOURCES``); ``soleflip_bi_tests/unit/test_lineage.py`` fails when a fact
+column the views read has no entry, or an entry names a column the facts do not have.
+A new view needs nothing here.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import dagster as dg
 
 from soleflip_bi.shared import catalogue
 from soleflip_bi.shared.catalogue import SourceTable
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.views.registry import ViewSpec
+from soleflip_bi.views.sql_lineage import FACT_TABLES, view_inputs
 
 Col = tuple[str, str, str]  # schema, table, column
 
@@ -28,6 +34,7 @@ def _cols(table: SourceTable, *names: str) -> list[Col]:
     return [(*table.path, name) for name in names]
 
 
+FACT_RELATIONS = {(ANALYTICS_SCHEMA, table) for table in FACT_TABLES}
 AMOUNT = _cols(ORDER, "gross_sale", "currency_code")
 FACT_SOURCES: dict[str, list[Col]] = {
     "order_id": _cols(ORDER, "id"),
@@ -67,118 +74,31 @@ FACT_SOURCES: dict[str, list[Col]] = {
     "location": _cols(STOCK, "location"),
     "country": _cols(ORDER, "buyer_country"),
     "city": _cols(ORDER, "buyer_city"),
+    "country_key": _cols(ORDER, "buyer_country"),
+    "city_key": _cols(ORDER, "buyer_city"),
     "payout_received": _cols(ORDER, "payout_received"),
     "payout_days": _cols(ORDER, "payout_date", "sold_at"),
 }
 
-_SALE_DATE = ["sale_date"]
-_REVENUE = ["revenue"]
-GOLD_INPUTS: dict[str, list[str]] = {
-    "sale_week": _SALE_DATE,
-    "sale_quarter": _SALE_DATE,
-    "sale_year": _SALE_DATE,
-    "first_sale_date": _SALE_DATE,
-    "last_sale_date": _SALE_DATE,
-    "last_sold_date": _SALE_DATE,
-    "sales_duration_days": _SALE_DATE,
-    "active_months": ["sale_month"],
-    "total_orders": ["order_id"],
-    "units_sold": ["units"],
-    "times_sold": ["order_id"],
-    "total_revenue": _REVENUE,
-    "total_revenue_generated": _REVENUE,
-    "avg_order_value": _REVENUE,
-    "min_order_value": _REVENUE,
-    "max_order_value": _REVENUE,
-    "avg_sale_price": _REVENUE,
-    "min_sale_price": _REVENUE,
-    "max_sale_price": _REVENUE,
-    "price_volatility": _REVENUE,
-    "price_variance": _REVENUE,
-    "price_positioning": _REVENUE,
-    "market_share_pct": _REVENUE,
-    "sales_share_pct": ["units"],
-    "volume_tier": ["units"],
-    "total_net_proceeds": ["net_proceeds"],
-    "total_profit": ["profit"],
-    "avg_roi": ["roi"],
-    "profit_margin_pct": ["profit", "revenue"],
-    "total_fees": ["fees"],
-    "avg_fee": ["fees"],
-    "fee_pct": ["fees", "revenue"],
-    "total_shipping_costs": ["shipping"],
-    "avg_shipping_cost": ["shipping"],
-    "payouts_received": ["payout_received"],
-    "avg_payout_days": ["payout_days"],
-    "countries_served": ["country"],
-    "cities_served": ["country", "city"],
-    "country_code": ["country"],
-    "platform_count": ["platform_id"],
-    "platform_names": ["platform_name"],
-    "unique_products": ["product_id"],
-    "unique_brands": ["brand_id"],
-    "product_variety": ["product_id"],
-    "supplier_count": ["supplier_id"],
-    "avg_purchase_price": ["purchase_price"],
-    "total_spent": ["purchase_price", "quantity"],
-    "total_purchases": ["inventory_id"],
-    "items_purchased": ["inventory_id"],
-    "items_sold": ["inventory_id", "order_id"],
-    "sell_through_rate": ["inventory_id", "order_id"],
-    "avg_days_to_sell": ["purchase_date", "sale_date"],
-    "unsold_units": ["quantity", "in_stock"],
-    "unsold_value": ["purchase_price", "in_stock"],
-    "items_in_stock": ["quantity", "in_stock"],
-    "stock_value": ["purchase_price", "quantity"],
-    "current_inventory_value": ["purchase_price", "quantity", "in_stock"],
-    "days_in_stock": ["purchase_date", "sale_date"],
-    "stock_category": ["purchase_date"],
-    "avg_days_in_stock": ["purchase_date"],
-    "items": ["inventory_id"],
-    "sold_items": ["inventory_id", "order_id"],
-    "days_in_stock_sum": ["purchase_date", "sale_date"],
-    "min_days_in_stock": ["purchase_date", "sale_date"],
-    "max_days_in_stock": ["purchase_date"],
-    "brand_segment": [],
-    "brand_price_tier": [],
-    "target_demographic": [],
-    "is_collaboration": [],
-    "parent_brand_id": [],
-    "parent_brand_name": [],
-    "supplier_email": [],
-    "supplier_phone": [],
-    "supplier_country": [],
-    "supplier_rating": [],
-}
 
-# Gold columns read straight from a dimension table rather than through the cleaned layer.
-DIRECT_SOURCES: dict[str, list[Col]] = {
-    "brand_segment": _cols(BRAND, "segment"),
-    "brand_price_tier": _cols(BRAND, "price_tier"),
-    "target_demographic": _cols(BRAND, "target_demographic"),
-    "is_collaboration": _cols(BRAND, "is_collaboration"),
-    "parent_brand_id": _cols(BRAND, "parent_brand_id"),
-    "parent_brand_name": _cols(BRAND, "parent_brand_id", "name"),
-    "supplier_email": _cols(SUPPLIER, "email"),
-    "supplier_phone": _cols(SUPPLIER, "phone"),
-    "supplier_country": _cols(SUPPLIER, "country"),
-    "supplier_rating": _cols(SUPPLIER, "rating"),
-}
+def source_columns(spec: ViewSpec, column: str) -> list[Col]:
+    """The source columns a view column is computed from: its inputs as the SQL says
+    (``sql_lineage.view_inputs``), each fact column through ``FACT_SOURCES``."""
+    found: set[Col] = set()
+    for schema, table, name in view_inputs(spec).get(column, frozenset()):
+        if (schema, table) in FACT_RELATIONS:
+            found.update(FACT_SOURCES.get(name, []))
+        else:
+            found.add((schema, table, name))
+    return sorted(found)
 
 
-def source_columns(column: str) -> list[Col]:
-    inputs = GOLD_INPUTS.get(column, [column])
-    found = [src for name in inputs for src in FACT_SOURCES.get(name, [])]
-    found += DIRECT_SOURCES.get(column, [])
-    return sorted(set(found))
-
-
-def column_lineage(columns: list[str]) -> dg.TableColumnLineage:
+def column_lineage(spec: ViewSpec, columns: list[str]) -> dg.TableColumnLineage:
     return dg.TableColumnLineage(
         deps_by_column={
             column: [
                 dg.TableColumnDep(asset_key=dg.AssetKey([schema, table]), column_name=name)
-                for schema, table, name in source_columns(column)
+                for schema, table, name in source_columns(spec, column)
             ]
             for column in columns
         }
