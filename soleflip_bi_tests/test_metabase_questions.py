@@ -18,6 +18,7 @@ import pytest
 import soleflip_bi.definitions as defs_module
 from soleflip_bi.cli.main import main
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
+from soleflip_bi.dashboards.data_model import DATA_MODEL_KEY
 from soleflip_bi.definitions import defs
 from soleflip_bi.metabase.questions import configured_questions
 from soleflip_bi.shared.columns import Column
@@ -223,7 +224,7 @@ def test_the_questions_are_assets_downstream_of_the_view_by_collection(
     }
     native_key = dg.AssetKey(["metabase", "question", f"brand_revenue_sql_{native}"])
     built_key = dg.AssetKey(["metabase", "question", f"revenue_per_brand_{built}"])
-    assert set(questions) == {native_key, built_key, METABASE_DASHBOARDS_KEY}
+    assert set(questions) == {native_key, built_key, METABASE_DASHBOARDS_KEY, DATA_MODEL_KEY}
     view = dg.AssetKey(["analytics", BRAND])
     for key, group in ((native_key, "metabase_finance"), (built_key, "metabase_our_analytics")):
         node = questions[key]
@@ -235,16 +236,27 @@ def test_the_questions_are_assets_downstream_of_the_view_by_collection(
     )
     sensor = _load_location().get_repository_def().get_sensor_def("metabase_questions_sensor")
     with dg.build_sensor_context() as context:
+        first = sensor(context)
+    # Each question is recorded as Metabase saved it: the UI shows it materialized.
+    assert {e.asset_key for e in first.asset_events} == {native_key, built_key}
+    assert {e.metadata["collection"].value for e in first.asset_events} == {
+        "Finance",
+        "Our analytics",
+    }
+    with dg.build_sensor_context(cursor=first.cursor) as context:
         said = sensor(context)
-    assert said.skip_message == "the graph shows the 2 Metabase question(s) that read the views"
+    assert said.asset_events == []
+    assert said.skip_reason.skip_message == (
+        "the graph shows the 2 Metabase question(s) that read the views"
+    )
 
     # Deleted in Metabase: gone at the next load; until then the sensor says so.
     loaded = _load_location()
     metabase.analyst_deletes_question(native)
     sensor = loaded.get_repository_def().get_sensor_def("metabase_questions_sensor")
-    with dg.build_sensor_context() as context:
+    with dg.build_sensor_context(cursor=first.cursor) as context:
         said = sensor(context)
-    assert said.skip_message == (
+    assert said.skip_reason.skip_message == (
         "Metabase's questions differ from the graph (deleted: Brand revenue (SQL)): "
         "Reload the code location (Deployment) to show them"
     )
@@ -264,4 +276,6 @@ def test_metabase_down_leaves_the_location_loading(
     ] == []
     with dg.build_sensor_context() as context:
         said = repository.get_sensor_def("metabase_questions_sensor")(context)
-    assert said.skip_message.startswith("Metabase could not be read: GET /api/session/properties")
+    assert said.skip_reason.skip_message.startswith(
+        "Metabase could not be read: GET /api/session/properties"
+    )

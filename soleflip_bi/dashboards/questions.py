@@ -2,6 +2,8 @@
 read, grouped by their Metabase collection, each with its name, link and the columns it
 uses. Not materialized by Dagster: Metabase runs them; they are in the graph so that a
 view's lineage shows who reads it (``views/readers.py`` stops a rebuild that breaks one).
+Each is an external asset whose materializations ``metabase_questions_sensor`` reports, one
+per version saved in Metabase, the way Dagster documents external assets' events.
 
 The set is read from Metabase when the code location loads, with Dagster's loader for
 definitions built from an external API, the one its BI integrations use (dagster-tableau's
@@ -22,6 +24,7 @@ then), which `dg check defs` and the tests do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict
@@ -93,13 +96,6 @@ def question_specs(state: dict[str, Any]) -> list[dg.AssetSpec]:
             f'Metabase {question["kind"]} "{question["name"]}" in the collection '
             f"{question['collection']}, made in Metabase: reads {used or 'no view it could name'}."
         )
-        metadata: dict[str, Any] = {
-            "metabase_url": dg.MetadataValue.url(question["url"]),
-            "collection": question["collection"],
-            "columns_used": dg.MetadataValue.json(reads),
-        }
-        if question["unreadable"]:
-            metadata["not_read"] = question["unreadable"]
         specs.append(
             dg.AssetSpec(
                 key=question_key(question),
@@ -108,10 +104,21 @@ def question_specs(state: dict[str, Any]) -> list[dg.AssetSpec]:
                 group_name=group_name(question["collection"]),
                 kinds={"metabase"},
                 tags={"metabase/kind": question["kind"]},
-                metadata=metadata,
+                metadata=_metadata(question),
             )
         )
     return specs
+
+
+def _metadata(question: dict[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "metabase_url": dg.MetadataValue.url(question["url"]),
+        "collection": question["collection"],
+        "columns_used": dg.MetadataValue.json(question["reads"]),
+    }
+    if question["unreadable"]:
+        metadata["not_read"] = question["unreadable"]
+    return metadata
 
 
 class QuestionsLoader(StateBackedDefinitionsLoader[str]):
@@ -130,23 +137,43 @@ class QuestionsLoader(StateBackedDefinitionsLoader[str]):
 
 
 def questions_sensor(loaded: dict[str, Any]) -> dg.SensorDefinition:
-    """Every few minutes: whether Metabase's questions still match the graph, said in the
-    tick (a reload of the code location brings the graph up to date)."""
+    """Every few minutes: records a materialization of each question in the graph that is
+    new or changed since the last tick (Metabase saved it so: its collection, link and the
+    columns it uses), and says whether Metabase's questions still match the graph (a
+    reload of the code location brings the graph up to date)."""
 
     @dg.sensor(
         name=QUESTIONS_SENSOR,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Compares the saved Metabase questions that read the views with those "
-        "in the graph, and says which differ (Reload the code location to show them).",
+        description="Records each saved Metabase question that reads the views as it is "
+        "saved, and says which differ from the graph (Reload the code location to show them).",
     )
-    def metabase_questions_sensor(_context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    def metabase_questions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        versions = {str(q["id"]): _version(q) for q in loaded["questions"]}
+        events = [
+            dg.AssetMaterialization(
+                asset_key=question_key(q),
+                description=f"as saved in Metabase: {q['url']}",
+                metadata=_metadata(q),
+            )
+            for q in loaded["questions"]
+            if seen.get(str(q["id"])) != versions[str(q["id"])]
+        ]
         now = fetch_state()
-        if now["note"] and not now["questions"]:
-            return dg.SkipReason(now["note"])
-        return dg.SkipReason(compare(loaded, now))
+        said = now["note"] if now["note"] and not now["questions"] else compare(loaded, now)
+        return dg.SensorResult(
+            skip_reason=None if events else said,
+            asset_events=events,
+            cursor=json.dumps(versions, sort_keys=True),
+        )
 
     return metabase_questions_sensor
+
+
+def _version(question: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(question, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def compare(loaded: dict[str, Any], now: dict[str, Any]) -> str:
