@@ -72,6 +72,14 @@ class MetabaseClient:
             response = self.http.request(
                 method, self.config.url + endpoint, timeout=self.timeout, **kwargs
             )
+        except requests.Timeout as exc:
+            raise MetabaseError(
+                method, endpoint, None, f"{self.config.url} did not answer in {self.timeout:.0f} s"
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise MetabaseError(
+                method, endpoint, None, f"cannot connect to {self.config.url} (is Metabase there?)"
+            ) from exc
         except requests.RequestException as exc:
             raise MetabaseError(method, endpoint, None, f"{self.config.url}: {exc}") from exc
         if response.status_code == 403:
