@@ -33,7 +33,7 @@ ORDER_FACTS, STOCK_FACTS, STOCK_WITH_SALES = "order_facts", "stock_facts", "stoc
 ROW_KEYS = {ORDER_FACTS: "order_id", STOCK_FACTS: "inventory_id", STOCK_WITH_SALES: "inventory_id"}
 ROW_KEYS["stock_aging"] = "inventory_id"
 ROLLUP_KEYS = {rollup.name: rollup.key for rollup in ROLLUPS}
-FACT_TABLES = (ORDER_FACTS, STOCK_FACTS)
+FACT_TABLES = (ORDER_FACTS, STOCK_FACTS)  # views/lineage.py names them too
 # Settings the views compare with, no data's lineage (cleaned/sql/01_reference_data.sql).
 REFERENCE_TABLES = {"classification_threshold": ("name", "value", "description")}
 # The cleaned layer's views, parsed from their files; a stored copy reads as its view.
@@ -176,3 +176,14 @@ def view_inputs(spec: ViewSpec) -> Mapping[str, frozenset[Col]]:
     from (``analytics.order_facts.revenue``, ``catalog.brand.name``)."""
     found = query_inputs(spec.sql.strip().rstrip(";"))
     return {column: frozenset(inputs) for column, inputs in found.items()}
+
+
+def derived_lineage(specs: tuple[ViewSpec, ...]) -> dict[str, dict[str, list[list[str]]]]:
+    """Every view's column inputs as ``views/lineage.json`` holds them (sorted, JSON)."""
+    return {
+        spec.name: {
+            column: sorted(list(col) for col in inputs)
+            for column, inputs in view_inputs(spec).items()
+        }
+        for spec in specs
+    }

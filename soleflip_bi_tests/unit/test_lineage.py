@@ -4,10 +4,17 @@ and the map disagree."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
+import soleflip_bi.views.lineage as lineage_module
 from soleflip_bi.shared.columns import load_columns
 from soleflip_bi.views.lineage import FACT_RELATIONS, FACT_SOURCES, source_columns
 from soleflip_bi.views.registry import VIEWS, get_view
-from soleflip_bi.views.sql_lineage import FACT_TABLES, query_inputs, view_inputs
+from soleflip_bi.views.sql_lineage import FACT_TABLES, derived_lineage, query_inputs, view_inputs
+
+STORED = Path(lineage_module.__file__).with_name("lineage.json")
 
 
 def _fact_columns() -> set[str]:
@@ -64,3 +71,15 @@ def test_a_view_column_the_map_cannot_explain_is_found() -> None:
     inputs = query_inputs("select max(stockx_order_number) as n from analytics.order_facts")
     assert inputs == {"n": {("analytics", "order_facts", "stockx_order_number")}}
     assert "stockx_order_number" not in FACT_SOURCES
+
+
+def test_the_stored_lineage_is_what_the_sql_says() -> None:
+    """views/lineage.json (read by every run, which parses no SQL) against the SQL now.
+    Regenerate after a change to a view, a rollup or a cleaned view:
+    ``UPDATE_LINEAGE=1 .venv/bin/pytest soleflip_bi_tests/unit/test_lineage.py``."""
+    derived = derived_lineage(VIEWS)
+    if os.environ.get("UPDATE_LINEAGE") == "1":
+        STORED.write_text(json.dumps(derived, indent=1, sort_keys=True) + "\n")
+    assert json.loads(STORED.read_text()) == derived, (
+        "views/lineage.json differs from the SQL: regenerate it with UPDATE_LINEAGE=1"
+    )
