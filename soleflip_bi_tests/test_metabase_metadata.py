@@ -5,6 +5,7 @@ Table Metadata is reported and kept, and overwritten only with --force."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import dagster as dg
@@ -202,3 +203,30 @@ def test_without_metabase_the_data_model_is_skipped_in_one_line(
     result = job.execute_in_process(instance=instance, asset_selection=[DATA_MODEL_KEY])
     [event] = result.asset_materializations_for_node("metabase__data_model")
     assert event.metadata["mode"].value == "not written: METABASE_URL is not set"
+
+
+def test_a_type_metabase_guessed_again_after_a_retype_is_written_again(
+    metabase: MetabaseStandIn, capsys
+) -> None:
+    """Sync classifies a retyped field again from its name; that is Metabase's change,
+    not an analyst's: the next push writes the registry's type again instead of keeping it."""
+    view = "metabase_brand_analytics"
+    assert main(["dashboards", "metadata", "push"]) == 0
+    assert _field(metabase, view, "total_revenue")["semantic_type"] == "type/Currency"
+    metabase.field_synced_as(view, "total_revenue", "integer")  # its type at that push
+    metabase.field_synced_as(view, "brand_segment", "integer")
+    assert main(["dashboards", "metadata", "push"]) == 0
+    metabase.sync_now()  # a rebuild retyped both: sync guesses their types again
+    deadline = time.monotonic() + 10
+    while _field(metabase, view, "total_revenue")["semantic_type"] is not None:
+        assert time.monotonic() < deadline, "the stand-in's sync did not run"
+        time.sleep(0.05)
+    metabase.analyst_edits_field(view, "brand_segment", description="Segment as sales say it")
+    capsys.readouterr()
+
+    assert main(["dashboards", "metadata", "push"]) == 0
+    out = capsys.readouterr().out
+    assert f"updated analytics.{view}.total_revenue: semantic_type" in out
+    assert _field(metabase, view, "total_revenue")["semantic_type"] == "type/Currency"
+    assert f"kept analytics.{view}.brand_segment: description" in out  # an analyst's edit
+    assert "1 edited in Metabase and kept" in out

@@ -206,13 +206,51 @@ def plan_metadata(
         now = current_values(obj, keys)
         object_id = int(obj["id"])
         differing = {k: (now[k], values[k]) for k in keys if now[k] != values[k]}
-        last = recorded.get((model, object_id))
-        edited = bool(differing) and last is not None and last != stamp(now) and not force
+        last, last_type = _split(recorded.get((model, object_id)))
+        database_type = obj.get("database_type") if model == "field" else None
+        edited = (
+            bool(differing)
+            and last is not None
+            and last != stamp(now)
+            and not (
+                _resynced(last_type, database_type)
+                and last == stamp({**now, "semantic_type": values.get("semantic_type")})
+            )
+            and not force
+        )
         if differing:
             plan.changes.append(Change(want, object_id, differing, edited, values))
         else:
             plan.unchanged += 1
         # an edit kept stays an edit: the stamp of the push before it is kept with it
-        written = last if edited and last is not None else stamp(values)
+        written = recorded[(model, object_id)] if edited else _joined(stamp(values), database_type)
         plan.stamps[(model, object_id)] = (want.label, written)
     return plan
+
+
+# A field's stamp also holds the column type Metabase had synced when the push wrote it:
+# when sync finds another type, it fingerprints and classifies the field again and may set
+# another semantic type (src/metabase/sync/sync_metadata/fields/sync_metadata.clj resets
+# the fingerprint when the base type changes; src/metabase/analyze/classifiers/name.clj
+# then guesses from the name). A field whose only change since the push is its semantic
+# type, with its type changed meanwhile, was changed by Metabase, not an analyst: it is
+# written again; any other change on it is still an analyst's edit.
+_TYPE_MARK = "@"
+
+
+def _joined(values_stamp: str, database_type: str | None) -> str:
+    return f"{values_stamp}{_TYPE_MARK}{database_type}" if database_type else values_stamp
+
+
+def _split(recorded: str | None) -> tuple[str | None, str | None]:
+    if recorded is None:
+        return None, None
+    values_stamp, _, database_type = recorded.partition(_TYPE_MARK)
+    return values_stamp, database_type or None
+
+
+def _resynced(recorded_type: str | None, database_type: str | None) -> bool:
+    """Whether sync has seen the field with another type since the push that wrote it."""
+    return (
+        recorded_type is not None and database_type is not None and recorded_type != database_type
+    )

@@ -421,6 +421,13 @@ class MetabaseStandIn:
             field_id = self._field_id(database_id, schema, name, column)
             if column in old_fields:
                 kept = {**old_fields[column], "database_type": data_type}
+                if old_fields[column].get("database_type") != data_type and kept.get(
+                    "semantic_type"
+                ) not in ("type/PK", "type/FK"):
+                    # Another type: the fingerprint is reset and the field analysed again,
+                    # its semantic type guessed from the name once more
+                    # (sync_metadata/fields/sync_metadata.clj; classifiers/name.clj).
+                    kept["semantic_type"] = _guessed_type(column)
                 if not kept.get("description") and relation["kind"] != "m":
                     kept["description"] = comment
                 fields.append(kept)
@@ -482,6 +489,20 @@ class MetabaseStandIn:
                     if column["id"] == field_id:
                         return column
         raise StandInError(404, "Not found.")
+
+    def field_synced_as(self, table: str, column: str, database_type: str) -> None:
+        """As if Metabase's last sync had seen the column with ``database_type`` (before
+        a rebuild retyped it); the next sync (``sync_now``) finds the type changed."""
+        with self._lock:
+            for tables in self.tables.values():
+                for t in tables:
+                    if t["name"] == table:
+                        field = next(f for f in t["fields"] if f["name"] == column)
+                        field["database_type"] = database_type
+
+    def sync_now(self) -> None:
+        [database_id] = self.databases
+        self._schedule_sync(database_id)
 
     def analyst_edits_field(self, table: str, column: str, **changes: Any) -> None:
         """What an analyst does in Admin > Table Metadata: the field is saved with new
