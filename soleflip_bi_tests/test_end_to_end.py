@@ -268,7 +268,7 @@ def test_after_the_demo_and_a_sensor_run_nothing_is_unmaterialized_or_unevaluate
         if (check["executionForLatestMaterialization"] or {}).get("status")
         not in {"SUCCEEDED", "FAILED"}
     ]
-    assert len(nodes) == 8 + 3 + 11 + 1  # sources, cleaned layer, views, dashboards
+    assert len(nodes) == 8 + 3 + 11 + 2  # sources, cleaned layer, views, dashboards, data model
     assert never == []
     assert unevaluated == []
     # The sensor's run refreshed the order views and the cleaned layer; its source is observed.

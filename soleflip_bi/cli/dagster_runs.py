@@ -22,6 +22,7 @@ from dagster._daemon.auto_run_reexecution.event_log_consumer import (
 )
 
 from soleflip_bi.dashboards.assets import METABASE_DASHBOARDS_KEY
+from soleflip_bi.dashboards.data_model import DATA_MODEL_KEY
 from soleflip_bi.database.connection import check_reachable, connect, resolve_database_url
 from soleflip_bi.database.run_order import WAIT_LIMIT_SECONDS
 from soleflip_bi.definitions import defs
@@ -152,13 +153,14 @@ PROGRESS_POLL_SECONDS = 0.5
 
 def refresh_everything() -> None:
     """Build everything the graph holds (used by `soleflip-bi demo`): observe every source
-    table, then in one run the cleaned layer, all views and the dashboards (exported
-    without a Metabase), so that nothing in the UI is "never materialized"."""
+    table, then in one run the cleaned layer, all views, the dashboards (exported without a
+    Metabase) and Metabase's data model, so that nothing in the UI is "never materialized".
+    """
     prepare_dagster_environment()
     with dg.DagsterInstance.get() as instance, connect() as conn:
         for observation in observe_all(conn):  # first: the build then reads these versions
             instance.report_runless_asset_event(observation)
-    dashboards = dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY)
+    dashboards = dg.AssetSelection.assets(METABASE_DASHBOARDS_KEY, DATA_MODEL_KEY)
     result = refresh_in_dagster(list(VIEWS), also=dashboards)
     print(f"all {len(VIEWS)} views and the dashboards built (Dagster run {result.run_id})")
 

@@ -93,7 +93,7 @@ def run_pg_cron(args: argparse.Namespace) -> int:
                 "soleflip_bi_migration.retired_cron_job (`--restore` schedules them again)"
             )
     return run_refresh(
-        argparse.Namespace(all=True, tier=None, name=None, always_run=True, wait=None)
+        argparse.Namespace(all=True, tier=None, name=None, always_run=True, wait=None, force=False)
     )
 
 
