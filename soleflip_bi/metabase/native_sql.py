@@ -21,13 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError
-from sqlglot.optimizer.pushdown_projections import pushdown_projections
-from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import traverse_scope
-
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 # Metabase's template syntax: {{name}}, {{#12-slug}}, {{snippet: name}}; [[ ... ]].
@@ -69,6 +62,15 @@ def columns_read(text: str, field_tags: set[str], views: Columns) -> NativeReads
     """The columns of ``views`` (in schema analytics) that ``text`` reads. A table named
     without a schema is taken as the view of that name (Metabase's connection is limited
     to the analytics schema). Raise ``UnreadableSql`` with the reason in a few words."""
+    # sqlglot is imported when SQL is read, not with this module: it costs about 0.4 s,
+    # and every run process imports this module while only a native question needs it.
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import traverse_scope
+
     sql_text, cards = _substituted(text, field_tags)
     try:
         statements = [s for s in sqlglot.parse(sql_text, read="postgres") if s is not None]

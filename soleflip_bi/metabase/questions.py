@@ -35,6 +35,7 @@ from typing import Any
 from soleflip_bi.metabase.client import MetabaseClient
 from soleflip_bi.metabase.config import MetabaseConfig, metabase_configured
 from soleflip_bi.metabase.managed import managed_key
+from soleflip_bi.metabase.native_sql import UnreadableSql, columns_read
 from soleflip_bi.metabase.session import connect, find_database
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
@@ -164,10 +165,6 @@ def _question(card: Mapping[str, Any], views: Catalog, base_url: str) -> Questio
     unreadable = None
     native = _native(query)
     if native is not None:
-        # Imported here, not with the module: sqlglot costs about 0.4 s to import, and
-        # every run process imports this module while only a native question needs it.
-        from soleflip_bi.metabase.native_sql import UnreadableSql, columns_read
-
         text, tags = native
         field_tags = {
             name
