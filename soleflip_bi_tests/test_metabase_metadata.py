@@ -144,17 +144,10 @@ def test_every_reference_names_another_views_key() -> None:
         assert target in keys, (view, column, target)
 
 
-def _sensor_tick(instance) -> dg.SensorResult | dg.SkipReason:
+def _sensor_tick(instance, cursor: str | None) -> dg.SensorResult:
     sensor = defs.get_repository_def().get_sensor_def(DATA_MODEL_SENSOR)
-    with dg.build_sensor_context(instance=instance, cursor=_CURSOR.get("value")) as context:
-        result = sensor(context)
-    _CURSOR["value"] = (
-        result.cursor if isinstance(result, dg.SensorResult) else _CURSOR.get("value")
-    )
-    return result
-
-
-_CURSOR: dict[str, str | None] = {}
+    with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
+        return sensor(context)
 
 
 def test_the_data_model_is_written_in_dagster_after_a_build_changed_descriptions(
@@ -163,13 +156,13 @@ def test_the_data_model_is_written_in_dagster_after_a_build_changed_descriptions
     """The sensor asks for the data model and the dashboards in one run when it was never
     written and after a view step set descriptions in place; not after a plain refresh."""
     use_database(analytics_url)
-    _CURSOR.clear()
     spec = get_view("metabase_brand_analytics")
     standin = MetabaseStandIn(release=53, sync_delay=0.05)
     with standin.running():
         configure(standin, monkeypatch)
         assert refresh_views(defs, [spec], instance).success
-        [request] = _sensor_tick(instance).run_requests  # never written
+        tick = _sensor_tick(instance, None)
+        [request] = tick.run_requests  # never written
         assert request.tags["soleflip/why"] == "never written"
         job = defs.get_repository_def().get_implicit_global_asset_job_def()
         written = job.execute_in_process(
@@ -181,15 +174,13 @@ def test_the_data_model_is_written_in_dagster_after_a_build_changed_descriptions
         assert event.metadata["written"].value > 100
 
         assert refresh_views(defs, [spec], instance).success  # nothing changed
-        assert (
-            _sensor_tick(instance).skip_reason.skip_message
-            == "no view's columns or descriptions changed"
-        )
+        tick = _sensor_tick(instance, tick.cursor)
+        assert tick.skip_reason.skip_message == "no view's columns or descriptions changed"
 
         with psycopg.connect(analytics_url, autocommit=True) as conn:  # a comment lost by hand
             conn.execute(f"comment on column analytics.{spec.name}.brand_name is null")
         assert refresh_views(defs, [spec], instance).success  # sets it again, in place
-        [request] = _sensor_tick(instance).run_requests
+        [request] = _sensor_tick(instance, tick.cursor).run_requests
         assert request.tags["soleflip/why"] == f"columns or descriptions changed: {spec.name}"
         assert set(request.asset_selection or ()) <= {DATA_MODEL_KEY, METABASE_DASHBOARDS_KEY}
 

@@ -276,14 +276,14 @@ def _refuse_breaking_rebuilds(specs: list[ViewSpec]) -> None:
 
 def run_drop(args: argparse.Namespace) -> int:
     spec = get_view(args.name)
-    if not args.force and metabase_configured():
-        with connect() as conn:
-            live = view_columns(conn, spec.name)
-        questions = configured_questions()
-        found = breaks(questions, spec.name, live, None) if questions and live else []
-        if found:
-            raise BreaksQuestions(refusal(found, "pass --force", verb="dropping"))
     with connect() as conn:
+        if not args.force and metabase_configured():
+            live = view_columns(conn, spec.name)
+            conn.rollback()  # no transaction held while Metabase is asked
+            questions = configured_questions()
+            found = breaks(questions, spec.name, live, None) if questions and live else []
+            if found:
+                raise BreaksQuestions(refusal(found, "pass --force", verb="dropping"))
         existed = drop_view(conn, spec)
     print(f"dropped {spec.name}" if existed else f"{spec.name} did not exist")
     return 0

@@ -13,7 +13,6 @@ view, a column a redefinition added), it asks Metabase to sync the schema and wa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from soleflip_bi.dashboards.ledger import record_stamps, recorded_stamps
 from soleflip_bi.dashboards.metadata import MetadataPlan, plan_metadata
@@ -24,10 +23,9 @@ from soleflip_bi.dashboards.sync import (
     ensure_database,
     field_ids,
 )
-from soleflip_bi.metabase.client import MetabaseClient, MetabaseError
+from soleflip_bi.metabase.client import MetabaseError
 from soleflip_bi.metabase.config import MetabaseConfig, connection_details
-from soleflip_bi.metabase.session import connect, find_database
-from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.metabase.session import analytics_tables, connect, find_database
 from soleflip_bi.views.registry import VIEWS
 
 MODELS = ("table", "field")
@@ -42,18 +40,6 @@ class MetadataReport:
 
 def needed_columns() -> dict[str, set[str]]:
     return {spec.name: {c.name for c in spec.columns} for spec in VIEWS}
-
-
-def analytics_tables(client: MetabaseClient, database_id: int) -> dict[str, dict[str, Any]]:
-    """The analytics tables as Metabase holds them, hidden ones included."""
-    metadata = client.get(
-        f"/api/database/{database_id}/metadata", params={"include_hidden": "true"}
-    )
-    return {
-        table["name"]: table
-        for table in metadata.get("tables") or []
-        if table.get("schema") == ANALYTICS_SCHEMA
-    }
 
 
 def read_plan(config: MetabaseConfig, database_url: str, force: bool = False) -> MetadataPlan:

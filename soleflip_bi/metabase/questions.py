@@ -36,8 +36,7 @@ from soleflip_bi.metabase.client import MetabaseClient
 from soleflip_bi.metabase.config import MetabaseConfig, metabase_configured
 from soleflip_bi.metabase.managed import managed_key
 from soleflip_bi.metabase.native_sql import UnreadableSql, columns_read
-from soleflip_bi.metabase.session import connect, find_database
-from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.metabase.session import analytics_tables, connect, find_database
 
 ROOT_COLLECTION = "Our analytics"
 KINDS = ("question", "model", "metric")
@@ -69,13 +68,11 @@ class Catalog:
     columns: Mapping[str, Mapping[str, str]]  # view -> column -> database type
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, Any]) -> Catalog:
+    def from_tables(cls, analytics: Mapping[str, Mapping[str, Any]]) -> Catalog:
         tables: dict[int, str] = {}
         fields: dict[int, tuple[str, str]] = {}
         columns: dict[str, dict[str, str]] = {}
-        for table in metadata.get("tables") or []:
-            if table.get("schema") != ANALYTICS_SCHEMA:
-                continue
+        for table in analytics.values():
             tables[int(table["id"])] = table["name"]
             view = columns.setdefault(table["name"], {})
             for f in table.get("fields") or []:
@@ -87,8 +84,6 @@ class Catalog:
 @dataclass(frozen=True)
 class Questions:
     found: tuple[Question, ...]  # every question that reads a view, unreadable ones too
-    database_id: int
-    metabase_url: str = ""
     skipped: tuple[str, ...] = field(default=())  # what was not read, and why
 
     @property
@@ -99,16 +94,10 @@ class Questions:
         return [q for q in self.found if view in q.reads]
 
 
-def catalog(client: MetabaseClient, database_id: int) -> Catalog:
-    return Catalog.from_metadata(
-        client.get(f"/api/database/{database_id}/metadata", params={"include_hidden": "true"})
-    )
-
-
 def read_questions(client: MetabaseClient, database_id: int, base_url: str) -> Questions:
     """Every saved question, model and metric of the shop database's connection that reads
     an analytics view, with the columns it uses."""
-    views = catalog(client, database_id)
+    views = Catalog.from_tables(analytics_tables(client, database_id))
     cards = [
         card
         for card in client.get("/api/card") or []
@@ -118,7 +107,7 @@ def read_questions(client: MetabaseClient, database_id: int, base_url: str) -> Q
     ]
     questions = {int(c["id"]): _question(c, views, base_url) for c in cards}
     found = sorted(_resolved(questions), key=lambda q: (q.collection, q.name, q.id))
-    return Questions(tuple(found), database_id, base_url)
+    return Questions(tuple(found))
 
 
 def _database(card: Mapping[str, Any]) -> int | None:
@@ -250,7 +239,5 @@ def configured_questions() -> Questions | None:
     client, _version = connect(config)
     found = find_database(client)
     if found is None:
-        return Questions(
-            (), 0, config.url, ("the shop database has no connection in Metabase yet",)
-        )
+        return Questions((), ("the shop database has no connection in Metabase yet",))
     return read_questions(client, found[0], config.url)

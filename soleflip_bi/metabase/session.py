@@ -7,6 +7,7 @@ from typing import Any
 from soleflip_bi.metabase.client import MetabaseClient
 from soleflip_bi.metabase.config import DATABASE_NAME, MetabaseConfig
 from soleflip_bi.metabase.versions import MetabaseVersion
+from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
 
 
 def connect(config: MetabaseConfig) -> tuple[MetabaseClient, MetabaseVersion]:
@@ -27,3 +28,15 @@ def find_database(client: MetabaseClient) -> tuple[int, dict[str, Any]] | None:
         return None
     database_id = int(match["id"])
     return database_id, client.get(f"/api/database/{database_id}").get("details") or {}
+
+
+def analytics_tables(client: MetabaseClient, database_id: int) -> dict[str, dict[str, Any]]:
+    """The analytics tables as Metabase holds them, with their fields, hidden ones included."""
+    metadata = client.get(
+        f"/api/database/{database_id}/metadata", params={"include_hidden": "true"}
+    )
+    return {
+        table["name"]: table
+        for table in metadata.get("tables") or []
+        if table.get("schema") == ANALYTICS_SCHEMA
+    }

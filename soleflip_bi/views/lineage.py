@@ -39,7 +39,7 @@ def _cols(table: SourceTable, *names: str) -> list[Col]:
     return [(*table.path, name) for name in names]
 
 
-FACT_TABLES = ("order_facts", "stock_facts")
+FACT_TABLES = ("order_facts", "stock_facts")  # the stored facts (sql_lineage.py stops there)
 FACT_RELATIONS = {(ANALYTICS_SCHEMA, table) for table in FACT_TABLES}
 # view -> column -> the [schema, table, column] it is computed from (sql_lineage.py)
 VIEW_INPUTS: dict[str, dict[str, list[list[str]]]] = json.loads(

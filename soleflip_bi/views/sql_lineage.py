@@ -24,16 +24,17 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from soleflip_bi.cleaned.rollups import ROLLUPS
 from soleflip_bi.shared.columns import load_columns
 from soleflip_bi.shared.schemas import ANALYTICS_SCHEMA
+from soleflip_bi.views.lineage import FACT_TABLES
 from soleflip_bi.views.registry import ViewSpec
 
 Col = tuple[str, str, str]  # schema, table, column
 
-ORDER_FACTS, STOCK_FACTS, STOCK_WITH_SALES = "order_facts", "stock_facts", "stock_with_sales"
+STOCK_WITH_SALES = "stock_with_sales"
+ORDER_FACTS, STOCK_FACTS = FACT_TABLES
 # What a row of each stored relation is (what ``count(*)`` counts).
 ROW_KEYS = {ORDER_FACTS: "order_id", STOCK_FACTS: "inventory_id", STOCK_WITH_SALES: "inventory_id"}
 ROW_KEYS["stock_aging"] = "inventory_id"
 ROLLUP_KEYS = {rollup.name: rollup.key for rollup in ROLLUPS}
-FACT_TABLES = (ORDER_FACTS, STOCK_FACTS)  # views/lineage.py names them too
 # Settings the views compare with, no data's lineage (cleaned/sql/01_reference_data.sql).
 REFERENCE_TABLES = {"classification_threshold": ("name", "value", "description")}
 # The cleaned layer's views, parsed from their files; a stored copy reads as its view.
